@@ -1,0 +1,1 @@
+"""Pure compute of the a2f-cluster pipeline."""

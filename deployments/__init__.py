@@ -1,0 +1,1 @@
+"""Ray Serve deployments of the a2f-cluster pipeline."""
