@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 
 #: Modules under deployments.cli that contribute command groups, in --help order.
-_COMMAND_MODULES: tuple[str, ...] = ("config_cmd", "audio_cmd", "models_cmd", "run_cmd")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "config_cmd",
+    "audio_cmd",
+    "models_cmd",
+    "triton_cmd",
+    "run_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
