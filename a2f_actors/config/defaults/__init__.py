@@ -1,0 +1,1 @@
+"""Embedded default config files (package data: shipped by the ``*.yaml`` package-data rule)."""
