@@ -4,10 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SYS_STAMP := $(VENV)/.sysdeps
+# Debian packages the corpus generator and the evaluation harness use (speech synthesis with
+# phoneme timing, real speech with transcripts). Installed by the project's own setup.
+APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install run test test-unit lint bench bench-resample bench-solver clean
+.PHONY: help install sysdeps run test test-unit lint data bench bench-resample bench-solver clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -15,24 +19,38 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,data]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with the dev tools
+$(SYS_STAMP): | $(STAMP)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+	touch $(SYS_STAMP)
+
+install: $(STAMP) $(SYS_STAMP) ## create .venv, install the project with the dev tools and Debian packages
+
+sysdeps: $(SYS_STAMP) ## install the Debian packages (espeak-ng, flite, pocketsphinx-testdata, sox)
 
 run: $(STAMP) ## run the main job on the embedded defaults (see README)
 	$(VENV)/bin/a2f run
 
-test: $(STAMP) lint ## install, lint, run the whole test suite
+test: $(STAMP) $(SYS_STAMP) lint ## install, lint, run the whole test suite
 	$(PY) -m pytest -q
 
-test-unit: $(STAMP) ## unit tests only (NumPy only, fast)
+test-unit: $(STAMP) $(SYS_STAMP) ## unit tests only (NumPy only, fast)
 	$(PY) -m pytest -q tests/unit
 
 lint: $(STAMP) ## ruff + the import-linter contract (a2f_actors stays pure compute)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small for a quick one)
+	$(VENV)/bin/a2f data build --config $(or $(CONFIG),full)
 
 bench-resample: $(STAMP) ## resampler accuracy and speed
 	$(PY) benchmarks/bench_resample.py

@@ -18,6 +18,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "audio_cmd",
     "models_cmd",
     "triton_cmd",
+    "data_cmd",
+    "eval_cmd",
     "run_cmd",
 )
 
