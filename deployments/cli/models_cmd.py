@@ -14,6 +14,8 @@ import argparse
 import json
 from typing import Any
 
+from deployments.cli.models_build import add_build_commands
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` command group to the top-level parser."""
@@ -23,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Work with model directories in NVIDIA's published layout.",
     )
     sub = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    add_build_commands(sub)
     parser.set_defaults(func=lambda _args: _help(parser))
     _register_inspect(sub)
 

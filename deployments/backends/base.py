@@ -1,0 +1,96 @@
+"""The inference backend protocol and its typed errors.
+
+Every stage that runs a network talks to an :class:`InferenceBackend`: Triton over gRPC
+(``triton_grpc``), ONNX Runtime in-process (``onnx_cpu``) or the deterministic fake
+(``fake``). Tensors are float32 NumPy arrays in the *serving layout* of
+``deployments/triton/python_model/model.py``: batch on axis 0 for every tensor (the diffusion
+GRU latents travel as [B, 2, 2, 256]) and no ``noise`` input (generated next to the network).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """Base class of backend errors; the message names the model and the cause."""
+
+
+class ModelNotFound(BackendError):
+    """The model is not known to (or not loaded by) the backend."""
+
+
+class ShapeMismatch(BackendError, ValueError):
+    """An input is missing, unexpected, or has the wrong shape or dtype."""
+
+
+class ServerUnavailable(BackendError):
+    """The inference server cannot be reached or is not ready."""
+
+
+class InferenceTimeout(BackendError, TimeoutError):
+    """The request did not complete within the backend's timeout."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Serving-layout I/O of one model: dims without the batch axis, -1 = dynamic."""
+
+    inputs: Mapping[str, tuple[int, ...]]
+    outputs: Mapping[str, tuple[int, ...]]
+
+    def check_inputs(self, model: str, inputs: Mapping[str, np.ndarray]) -> int:
+        """Validate ``inputs`` against the spec and return the batch size.
+
+        Raises:
+            ShapeMismatch: naming the tensor, the expected and the received shape.
+        """
+        if set(inputs) != set(self.inputs):
+            raise ShapeMismatch(
+                f"{model}: inputs {sorted(inputs)} differ from the expected {sorted(self.inputs)}"
+            )
+        batches = {x.shape[0] if x.ndim else -1 for x in inputs.values()}
+        for name, dims in self.inputs.items():
+            shape = inputs[name].shape[1:]
+            if len(shape) != len(dims) or any(
+                d >= 0 and s != d for s, d in zip(shape, dims, strict=False)
+            ):
+                raise ShapeMismatch(
+                    f"{model}: input '{name}' has shape {inputs[name].shape}; expected "
+                    f"[B, {', '.join(map(str, dims))}] (-1 = any)"
+                )
+        if len(batches) != 1:
+            raise ShapeMismatch(f"{model}: inputs disagree on the batch size: {sorted(batches)}")
+        return batches.pop()
+
+
+@runtime_checkable
+class InferenceBackend(Protocol):
+    """Runs named models on batches of tensors."""
+
+    async def infer(self, model: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run ``model`` on one batch.
+
+        Args:
+            model: Triton model name, e.g. ``a2f_regression_mark_v2.3``.
+            inputs: Input name -> float32 array [B, ...] (serving layout).
+
+        Returns:
+            Output name -> float32 array [B, ...].
+
+        Raises:
+            ModelNotFound, ShapeMismatch, ServerUnavailable, InferenceTimeout.
+        """
+        ...
+
+    async def ready(self) -> bool:
+        """Whether the backend can serve requests now."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and sessions."""
+        ...
