@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a2f_train.evaluation import harness
+from a2f_train.evaluation.report import aggregate, format_scores
+from a2f_train.evaluation.results_io import WeightTrack, read_ground_truth, write_csv, write_json
+from deployments.cli import main
+
+from .conftest import JAW, clip_weights
+
+LIP = harness.LipModel(lambda w: np.asarray(w)[:, JAW], 0.03, "stand-in")
+
+
+def test_ground_truth_scores_perfect_closure_and_rest(corpus: Path) -> None:
+    scores = harness.score_ground_truth(corpus, "test", lip=LIP)
+    assert [s.name for s in scores] == ["clip_a", "clip_b"]
+    pooled = aggregate(scores)
+    assert pooled["bilabial_closure"] == 1.0 and pooled["bilabial_total"] == 6
+    assert pooled["rest_in_silence"] == 1.0
+    assert pooled["energy_r"] > 0.5 and abs(pooled["energy_lag_ms"]) < 60
+    assert pooled["jitter"] < 0.2
+    assert "ALL (2 clips)" in format_scores(scores)
+
+
+def test_open_mouth_fails_closure_and_rest(corpus: Path) -> None:
+    gt = read_ground_truth(corpus / "clips" / "clip_a.npz")
+    w = gt.weights[30].copy()
+    w[:, JAW] += 0.2
+    audio = np.zeros(32000, np.float32)
+    s = harness.score_track("open", WeightTrack.from_fps(w, 30), audio, phones=gt.phones, lip=LIP)
+    assert s.metrics["bilabial_closure"] == 0.0 and s.metrics["rest_in_silence"] == 0.0
+
+
+def test_results_dir_against_corpus_gives_zero_mae_for_the_targets(
+    tmp_path: Path, corpus: Path
+) -> None:
+    out = tmp_path / "results"
+    out.mkdir()
+    write_csv(out / "clip_a.csv", WeightTrack.from_fps(clip_weights(60), 60))
+    write_json(out / "clip_b.json", WeightTrack.from_fps(clip_weights(30), 30))
+    scores = harness.score_results_dir(out, corpus, "test", lip=LIP)
+    assert [s.name for s in scores] == ["clip_a", "clip_b"]
+    for s in scores:
+        assert s.metrics["mae_all"] == pytest.approx(0.0, abs=1e-6)
+        assert s.metrics["jitter"] == pytest.approx(s.metrics["jitter_truth"], abs=1e-9)
+
+
+def test_cli_scores_a_results_file_with_its_audio(tmp_path: Path, corpus: Path, capsys) -> None:
+    csv = tmp_path / "animation_frames.csv"
+    write_csv(csv, WeightTrack.from_fps(clip_weights(30), 30))
+    out = tmp_path / "report.json"
+    rc = main(
+        ["eval", str(csv), "--audio", str(corpus / "clips" / "clip_a.wav"), "--json", str(out)]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "animation_frames" in printed and "silence: energy VAD" in printed
+    doc = json.loads(out.read_text())
+    metrics = doc["clips"][0]["metrics"]
+    assert metrics["rest_in_silence"] == 1.0 and "bilabial_closure" not in metrics
+    assert doc["aggregate"]["energy_r"] > 0.5
+
+
+def test_cli_scores_corpus_ground_truth(corpus: Path, capsys) -> None:
+    assert main(["eval", "--corpus", str(corpus), "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "ground truth" in out and "clip_c" in out and "clip_a" not in out
+
+
+def test_cli_refuses_results_file_without_audio(tmp_path: Path, capsys) -> None:
+    csv = tmp_path / "a.csv"
+    write_csv(csv, WeightTrack.from_fps(clip_weights(30), 30))
+    assert main(["eval", str(csv)]) == 2
+    assert "--audio" in capsys.readouterr().err
+
+
+def test_cli_with_nothing_to_score_fails_with_usage_hint(capsys) -> None:
+    assert main(["eval"]) == 2
+    assert "nothing to score" in capsys.readouterr().err
+
+
+def test_cli_results_with_transcript_aligns_real_speech(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pocketsphinx")
+    from a2f_train.evaluation.real_speech import RealSpeechUnavailable, load_real_speech
+
+    try:
+        clip = next(c for c in load_real_speech() if c.name.endswith("0930"))
+    except RealSpeechUnavailable as exc:
+        pytest.skip(str(exc))
+    csv = tmp_path / "zeros.csv"
+    write_csv(csv, WeightTrack.from_fps(np.zeros((99, 68), np.float32), 30))
+    out = tmp_path / "r.json"
+    argv = ["eval", str(csv), "--audio", str(clip.path), "--transcript", clip.transcript]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert "alignment coverage 1.00" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert doc["clips"][0]["metrics"]["bilabial_total"] == 6
+    assert doc["clips"][0]["metrics"]["bilabial_closure"] == 1.0  # all-zero weights: lips shut
+
+
+@pytest.mark.slow
+def test_cli_real_speech_reports_alignment_coverage(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("pocketsphinx")
+    from a2f_train.evaluation.real_speech import RealSpeechUnavailable, find_testdata_root
+
+    try:
+        find_testdata_root()
+    except RealSpeechUnavailable as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "rs.json"
+    assert main(["eval", "--real-speech", "--json", str(out)]) == 0
+    assert "pocketsphinx forced alignment" in capsys.readouterr().out
+    doc = json.loads(out.read_text())["real_speech_alignment"]
+    assert doc["coverage"] > 0.8 and len(doc["clips"]) == 10
+    assert sum(len(c["bilabials"]) for c in doc["clips"]) >= 30
+
+
+def tiny_regression_onnx(rows: int) -> bytes:
+    """result[b, 0, :] = mean|input[b]| * gains: louder audio opens every shape more."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    gains = numpy_helper.from_array(
+        np.linspace(-2, 8, rows, dtype=np.float32).reshape(1, 1, rows), "g"
+    )
+    nodes = [
+        helper.make_node("Abs", ["input"], ["a"]),
+        helper.make_node("ReduceMean", ["a"], ["m"], axes=[2], keepdims=1),
+        helper.make_node("Mul", ["m", "g"], ["result"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [
+            helper.make_tensor_value_info("input", TensorProto.FLOAT, ["B", 1, 8320]),
+            helper.make_tensor_value_info("emotion", TensorProto.FLOAT, ["B", 1, 26]),
+        ],
+        [helper.make_tensor_value_info("result", TensorProto.FLOAT, ["B", 1, rows])],
+        [gains],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_package_is_scored_through_the_offline_pipeline(
+    tmp_path: Path, corpus: Path, capsys
+) -> None:
+    from a2f_actors.model_package.synthetic import make_regression_package
+
+    model_json = make_regression_package(
+        tmp_path / "pkg", num_verts_skin=40, num_shapes_skin=8, num_shapes_tongue=4,
+        onnx=tiny_regression_onnx(8 + 4 + 19),
+    )  # fmt: skip
+    scores = harness.score_package(
+        model_json.parent, corpus_dir=corpus, audio=corpus / "clips" / "clip_a.wav", lip=LIP
+    )
+    assert [s.name for s in scores] == ["clip_a", "clip_a", "clip_b"]
+    assert all(s.source == "package" for s in scores)
+    assert np.isfinite(scores[1].metrics["mae_all"]) and scores[1].metrics["bilabial_total"] == 3
+    out = tmp_path / "pkg.json"
+    argv = ["eval", str(model_json.parent), "--corpus", str(corpus), "--json", str(out)]
+    assert main(argv) == 0
+    assert "package" in capsys.readouterr().out
+    assert len(json.loads(out.read_text())["clips"]) == 2
+
+
+def test_package_without_clip_source_is_refused(tmp_path: Path, capsys) -> None:
+    from a2f_actors.model_package.synthetic import make_regression_package
+
+    model_json = make_regression_package(tmp_path / "pkg", onnx=tiny_regression_onnx(8 + 4 + 19))
+    assert main(["eval", str(model_json.parent)]) == 2
+    assert "needs audio" in capsys.readouterr().err
+
+
+def test_package_without_onnx_is_refused(tmp_path: Path, capsys) -> None:
+    from a2f_actors.model_package.synthetic import make_regression_package
+
+    model_json = make_regression_package(tmp_path / "pkg")
+    assert main(["eval", str(model_json.parent), "--audio", "x.wav"]) == 2
+    assert "network.onnx" in capsys.readouterr().err
+
+
+def test_default_lip_model_has_a_positive_closure_threshold() -> None:
+    lip = harness.default_lip_model()
+    assert lip.source in {"character", "weight proxy"} and lip.threshold > 0
+    w = np.zeros((2, 68), np.float32)
+    w[1, JAW] = 0.3
+    gap = np.asarray(lip.lip_gap(w))
+    assert gap[0] < lip.threshold < gap[1]
