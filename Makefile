@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps run test test-unit lint data bench bench-resample bench-solver clean
+.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ lint: $(STAMP) ## ruff + the import-linter contract (a2f_actors stays pure compu
 
 data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small for a quick one)
 	$(VENV)/bin/a2f data build --config $(or $(CONFIG),full)
+
+train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs the full corpus: make data)
+	$(PY) -m pip install -q -e ".[dev,data,train]"
+	$(VENV)/bin/a2f train regression
+	$(VENV)/bin/a2f train diffusion
+	$(VENV)/bin/a2f train emotion
 
 bench-resample: $(STAMP) ## resampler accuracy and speed
 	$(PY) benchmarks/bench_resample.py

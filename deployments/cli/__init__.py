@@ -19,6 +19,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "models_cmd",
     "triton_cmd",
     "data_cmd",
+    "train_cmd",
     "eval_cmd",
     "run_cmd",
 )

@@ -1,0 +1,1 @@
+"""Assemble trained networks into model packages in NVIDIA's layout."""

@@ -1,0 +1,1 @@
+"""Training of the default networks (torch, imported lazily by each module)."""

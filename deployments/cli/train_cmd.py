@@ -1,0 +1,38 @@
+"""``a2f train MODEL``: reproduce a shipped default network from the synthetic corpus.
+
+Each model's training lives in ``a2f_train.train.<model>`` and exposes
+``run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path`` returning the written
+model package directory. torch is imported there, lazily: install the ``[train]`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+MODELS = ("regression", "diffusion", "emotion")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``a2f train`` to the top-level parser."""
+    p = subparsers.add_parser("train", help="train a default network from the synthetic corpus")
+    p.add_argument("model", choices=MODELS, help="which network")
+    p.add_argument("--corpus", type=Path, default=Path("data/corpus/full"), help="corpus dir")
+    p.add_argument("--out", type=Path, default=Path("models"), help="folder of model packages")
+    p.add_argument("--config", type=Path, default=None, help="training config YAML (optional)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module(f"a2f_train.train.{args.model}")
+    except ModuleNotFoundError as exc:
+        if exc.name == "torch":
+            print('torch is missing: pip install -e ".[train]"')
+            return 2
+        raise
+    package = module.run(args.corpus, args.out, args.config, args.seed)
+    print(f"wrote {package}")
+    return 0
