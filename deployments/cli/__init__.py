@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "data_cmd",
     "train_cmd",
     "eval_cmd",
+    "serve_cmd",
     "run_cmd",
 )
 

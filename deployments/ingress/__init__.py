@@ -1,0 +1,1 @@
+"""Ingresses: the transport-neutral stream service (``service``) and its transports (``grpc``)."""

@@ -1,0 +1,67 @@
+"""Two ways to reach the stages: Serve deployment handles, or local objects (tests, in-process).
+
+Both satisfy :class:`deployments.session.ticker.Pipeline`. Neither imports ray: a handle is
+anything with ``handle.<method>.remote(items)`` returning an awaitable (Serve's
+``DeploymentHandle`` / ``DeploymentResponse``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deployments.session import records as rec
+
+
+class HandlePipeline:
+    """Stage calls through Serve deployment handles (one hop per call).
+
+    Args:
+        encoder, detector, inference, solver: the stages' deployment handles (detector may be
+            None when no A2E model is served).
+    """
+
+    def __init__(self, encoder: Any, detector: Any, inference: Any, solver: Any) -> None:
+        self.encoder, self.detector = encoder, detector
+        self.inference, self.solver = inference, solver
+
+    async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
+        """AudioEncoder.encode."""
+        return await self.encoder.encode.remote(items)
+
+    async def detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
+        """EmotionDetector.detect."""
+        if self.detector is None:
+            raise RuntimeError("no EmotionDetector deployment: set a2e_model in the settings")
+        return await self.detector.detect.remote(items)
+
+    async def infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
+        """A2FInference.infer."""
+        return await self.inference.infer.remote(items)
+
+    async def solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
+        """BlendshapeSolver.solve."""
+        return await self.solver.solve.remote(items)
+
+
+class LocalPipeline:
+    """Stage calls on plain objects in this process (unit tests, ``a2f animate --local``)."""
+
+    def __init__(self, encoder: Any, detector: Any, inference: Any, solver: Any) -> None:
+        self.encoder, self.detector = encoder, detector
+        self.inference, self.solver = inference, solver
+
+    async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
+        """AudioEncoder.encode."""
+        return await self.encoder.encode(items)
+
+    async def detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
+        """EmotionDetector.detect."""
+        return await self.detector.detect(items)
+
+    async def infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
+        """A2FInference.infer."""
+        return await self.inference.infer(items)
+
+    async def solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
+        """BlendshapeSolver.solve."""
+        return await self.solver.solve(items)

@@ -1,0 +1,221 @@
+"""The session manager of one ingress replica: opens sessions and ticks them through the stages.
+
+Every ``tick_s`` (default 30 ms) one tick collects, across ALL sessions of the replica, what is
+ready for each stage and makes ONE call per stage (encode -> detect -> infer -> solve), so the
+number of inter-deployment calls per second is bounded by ``4 / tick_s`` whatever the number of
+streams (architecture principle 6). Ticks run one after the other, so a session's windows stay
+in order; a diffusion stream's windows are additionally run in order inside the stage.
+
+A stage call that raises (replica died, backend unavailable, timeout) is retried with the SAME
+items (the states are explicit; only a successful result is applied, exactly once). After
+``attempts`` failures every stream of that call ends with UNAVAILABLE; streams of other stages
+are untouched. Per-stream errors returned by a stage end only that stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from a2f_actors.audio import AudioLimits, check_buffer_length, check_clip_length
+from deployments.session import records as rec
+from deployments.session.errors import ServiceError, StatusCode
+from deployments.session.handle import StreamHandle, open_session
+from deployments.session.state import Session
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline(Protocol):
+    """The four stages, each taking one item per stream and returning one result per item."""
+
+    async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
+        """AudioEncoder."""
+        ...
+
+    async def detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
+        """EmotionDetector."""
+        ...
+
+    async def infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
+        """A2FInference."""
+        ...
+
+    async def solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
+        """BlendshapeSolver."""
+        ...
+
+
+@dataclass(frozen=True)
+class TickOptions:
+    """Tick cadence and retry policy.
+
+    Attributes:
+        tick_s: seconds between tick starts.
+        attempts: tries per stage call.
+        backoff_s: delay before the first retry (doubles each retry).
+        timeout_s: deadline of one stage call.
+        max_streams: sessions a replica accepts (RESOURCE_EXHAUSTED beyond).
+    """
+
+    tick_s: float = 0.03
+    attempts: int = 3
+    backoff_s: float = 0.05
+    timeout_s: float = 30.0
+    max_streams: int = 1000
+
+
+class StageFailed(RuntimeError):
+    """A stage call failed ``attempts`` times."""
+
+
+_STAGES: tuple[tuple[str, str, str], ...] = (
+    # (pipeline method, Session.take_*, Session.apply_*)
+    ("encode", "take_encode", "apply_encode"),
+    ("detect", "take_emotion", "apply_emotion"),
+    ("infer", "take_infer", "apply_infer"),
+    ("solve", "take_solve", "apply_solve"),
+)
+
+
+class SessionManager:
+    """Sessions of one replica and the tick loop that drives them.
+
+    Args:
+        pipeline: the stages (Serve handles in the cluster, local objects in tests).
+        catalog: model id -> ModelInfo (``deployments.session.catalog.Catalog``).
+        limits: input sanitization limits.
+        options: ticks and retries.
+        a2e_window: A2E window in samples; ``a2e_skip``: A2F frames between A2E inferences.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        catalog: Any,
+        limits: AudioLimits | None = None,
+        options: TickOptions | None = None,
+        *,
+        a2e_skip: int = 9,
+    ) -> None:
+        self.pipeline = pipeline
+        self.catalog = catalog
+        self.limits = limits or AudioLimits()
+        self.options = options or TickOptions()
+        self.a2e_skip = a2e_skip
+        self.handles: dict[str, StreamHandle] = {}
+        self.calls: Counter[str] = Counter()  # stage -> successful calls (for measurements)
+        self.ticks = 0
+        self._ids = itertools.count()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def open(self, header: Mapping[str, Any]) -> StreamHandle:
+        """Validate a header and open its session (raises ServiceError)."""
+        if len(self.handles) >= self.options.max_streams:
+            raise ServiceError(
+                StatusCode.RESOURCE_EXHAUSTED,
+                f"this replica already serves {len(self.handles)} streams (max_streams); retry "
+                f"later or add replicas",
+            )
+        stream_id = f"s{next(self._ids)}"
+        handle = open_session(stream_id, header, self.catalog, self.limits, self.a2e_skip)
+        handle.validate_chunk = self._validate_chunk
+        self.handles[stream_id] = handle
+        self._ensure_loop()
+        return handle
+
+    def close(self, handle: StreamHandle) -> None:
+        """Forget a session (stream finished or client gone)."""
+        self.handles.pop(handle.session.spec.stream_id, None)
+
+    def _validate_chunk(self, session: Session, n_samples: int) -> None:
+        rate = session.spec.sample_rate
+        try:
+            check_buffer_length(n_samples, rate, self.limits)
+        except ValueError as exc:
+            raise ServiceError(StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        try:
+            check_clip_length(session.input_samples + n_samples, rate, self.limits)
+        except ValueError as exc:
+            raise ServiceError(StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+
+    # --- ticks ---------------------------------------------------------------------------------
+
+    def _ensure_loop(self) -> None:
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while self.handles:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except Exception:  # never let the loop die: a dead loop starves every stream
+                log.exception("tick failed")
+            await asyncio.sleep(max(0.0, self.options.tick_s - (time.monotonic() - started)))
+
+    async def tick(self) -> None:
+        """Move every session one step through every stage (one call per stage)."""
+        self.ticks += 1
+        for method, take, apply in _STAGES:
+            sessions = [h.session for h in self.handles.values()]
+            pairs = [(s, item) for s in sessions if (item := getattr(s, take)()) is not None]
+            if not pairs:
+                continue
+            items = [item for _, item in pairs]
+            try:
+                results = await self._call(method, getattr(self.pipeline, method), items)
+            except StageFailed as exc:
+                for session, _ in pairs:
+                    session.fail(StatusCode.UNAVAILABLE, str(exc))
+                continue
+            for (session, _), result in zip(pairs, results, strict=True):
+                if session.error is None:
+                    getattr(session, apply)(result)
+        for handle in list(self.handles.values()):
+            handle.wake()
+
+    async def _call(
+        self, name: str, fn: Callable[[list[Any]], Awaitable[list[Any]]], items: list[Any]
+    ) -> list[Any]:
+        """Call a stage with retries on the same items."""
+        opts = self.options
+        last: Exception | None = None
+        for attempt in range(opts.attempts):
+            if attempt:
+                await asyncio.sleep(opts.backoff_s * 2 ** (attempt - 1))
+            try:
+                results = await asyncio.wait_for(fn(items), opts.timeout_s)
+            except Exception as exc:
+                last = exc
+                log.warning("stage %s failed (attempt %d): %s", name, attempt + 1, exc)
+                continue
+            if len(results) != len(items):
+                last = RuntimeError(f"{len(results)} results for {len(items)} items")
+                continue
+            self.calls[name] += 1
+            return list(results)
+        raise StageFailed(
+            f"stage '{name}' failed {opts.attempts} times; last error: {last}; the stream "
+            f"cannot continue, retry it"
+        )
+
+    async def shutdown(self) -> None:
+        """Stop the tick loop and drop every session."""
+        for handle in list(self.handles.values()):
+            handle.session.fail(StatusCode.UNAVAILABLE, "the server is shutting down")
+            handle.wake()
+        self.handles.clear()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
