@@ -2,7 +2,7 @@
 
 Graph (one Serve application)::
 
-    GrpcIngress (owns :52000, sessions, ticks)
+    ApiIngress (owns :52000; HTTP/WebSocket via Serve's proxy :8000; tenants, sessions, ticks)
        |-- AudioEncoder      encode(items)   decode + resample + schedule, all streams of a tick
        |-- EmotionDetector   detect(items)   A2E (only when an A2E model is configured)
        |-- A2FInference      infer(items)    cut windows + network via the backend
@@ -56,7 +56,6 @@ def build_app(settings: ServeSettings | None = None) -> Any:
     from deployments.audio_encoder import AudioEncoder
     from deployments.emotion import EmotionDetector
     from deployments.face_inference import A2FInference
-    from deployments.ingress.grpc.server import GrpcIngress
     from deployments.settings import load_settings
     from deployments.solver import BlendshapeSolver
     from deployments.triton_owner import TritonOwner
@@ -75,7 +74,10 @@ def build_app(settings: ServeSettings | None = None) -> Any:
     detector = None
     if s.a2e_model:
         detector = deploy(_Staged(EmotionDetector), "emotion", "EmotionDetector").bind(s, triton)
-    ingress = deploy(GrpcIngress, "ingress", "GrpcIngress", fixed=True)
+    # The ingress: NIM gRPC + HTTP/WebSocket (FastAPI, late-bound app) + tenants, one replica
+    from deployments.ingress.http.ingress import ApiIngress
+
+    ingress = deploy(serve.ingress()(ApiIngress), "ingress", "ApiIngress", fixed=True)
     return ingress.bind(s, encoder, detector, inference, solver)
 
 

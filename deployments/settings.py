@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from a2f_actors.config import A2FConfig, load_config
+from deployments.tenancy import TenancySettings
 
 #: Environment variable -> dotted settings key (values parsed as YAML scalars).
 ENV_VARS: dict[str, str] = {
@@ -29,7 +30,12 @@ ENV_VARS: dict[str, str] = {
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
+    # HTTP ingress and tenancy (issue 7 part 2)
+    "A2F_HTTP_HOST": "http_host",
+    "A2F_HTTP_PORT": "http_port",
+    "A2F_AUTH": "tenancy.auth",
 }
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 STAGES = ("ingress", "audio_encoder", "emotion", "inference", "solver", "triton")
 
 
@@ -105,6 +111,22 @@ class ServeSettings(_Strict):
     deployments: dict[str, DeploymentOptions] = Field(
         default_factory=_default_deployments, description="per-deployment resources"
     )
+    # --- HTTP ingress and tenancy (issue 7 part 2; deployments/ingress/http, tenancy.py) ---
+    http_host: str = Field("127.0.0.1", description="HTTP/WebSocket bind address (Serve proxy)")
+    http_port: int = Field(8000, ge=0, le=65535, description="HTTP/WebSocket port")
+    tenancy: TenancySettings = Field(
+        default_factory=TenancySettings, description="API keys, tenants, quotas (auth off)"
+    )
+
+    @model_validator(mode="after")
+    def _check_open_bind(self) -> ServeSettings:
+        public = [h for h in (self.grpc_host, self.http_host) if h not in _LOOPBACK]
+        if public and not self.tenancy.auth:
+            raise ValueError(
+                f"binding {public} without authentication; turn tenancy.auth on (with tenants) "
+                f"or bind 127.0.0.1"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> ServeSettings:

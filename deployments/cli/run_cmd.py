@@ -1,11 +1,18 @@
-"""``a2f run``: the main job on the embedded defaults.
+"""``a2f run`` (``make run``): a local cluster on the default models, a sample animated, serving.
 
-**Placeholder, said loudly:** the serving pipeline (default networks, Triton repository, Ray
-Serve app) does not exist yet. Until it does, ``a2f run`` runs the offline path that exists:
-it validates the effective configuration, streams an audio clip through the decoder, the
-streaming resampler and the incremental window schedulers exactly as a live stream would
-(chunk by chunk, bounded memory), cuts the network input tensors, and writes a summary. It does
-not animate anything and says so.
+``a2f run`` starts a local Ray instance, Serve with the app of :func:`deployments.app.build_app`
+(the bundled tritonserver on CPU owned by the TritonOwner deployment, the stage deployments and
+the ingress: NIM gRPC on 52000, HTTP/WebSocket on 8000), prints the endpoints, animates the
+bundled sample clip (``deployments/data/sample_speech.wav``, or ``--audio``) through the NIM
+gRPC API into ``<output>/run_<UTC time>/`` (``animation_frames.csv`` in NVIDIA's sample-client
+layout and ``animation.json``), then serves until Ctrl-C (or SIGTERM), which stops Serve, Ray
+and Triton. ``--once`` exits after the sample. The default models are the packages ``make
+train`` writes into ``models/``; without them ``a2f run`` stops and says so (``--settings``
+serves other packages).
+
+``a2f run --offline`` is the earlier offline path: it validates the configuration and streams a
+clip through decode -> resample -> window scheduling, cutting the network inputs, without
+animating anything.
 """
 
 from __future__ import annotations
@@ -26,29 +33,35 @@ from a2f_actors.config import A2FConfig, load_config
 DEMO_RATE_HZ = 44100  # a rate that needs real resampling
 DEMO_SECONDS = 3.0
 CHUNK_SECONDS = 0.1  # a real-time client sends 100 ms chunks
-
-BANNER = (
-    "a2f run: OFFLINE PATH ONLY. The serving pipeline (default networks #5, Triton #6,\n"
-    "Ray Serve app #7) is not built yet, so no animation is produced. This run validates the\n"
+OFFLINE_BANNER = (
+    "a2f run --offline: OFFLINE PATH ONLY. No animation is produced. This run validates the\n"
     "configuration, streams audio through decode -> resample -> window scheduling, and cuts the\n"
-    "network input tensors the pipeline will send to Triton."
+    "network input tensors the pipeline sends to Triton. (a2f run without --offline serves.)"
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``a2f run`` to the top-level parser."""
+    from deployments.cli import run_serve
+
     run = subparsers.add_parser(
         "run",
-        help="run the main job on the embedded defaults (offline path for now)",
-        description=BANNER,
+        help="start the cluster on the default models, animate a sample, serve until Ctrl-C",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--audio", type=Path, help="WAV file to stream (default: a generated demo)")
+    run.add_argument("--once", action="store_true", help="exit after animating the sample")
+    run.add_argument("--offline", action="store_true", help="the offline path (no cluster)")
+    run.add_argument("--settings", type=Path, help="serve settings YAML (default: models/)")
+    run.add_argument("--models-dir", type=Path, default=Path("models"), help="default packages")
+    run.add_argument("--audio", type=Path, help="WAV to animate (default: the bundled sample)")
+    run.add_argument("--api-key", help="key for the sample stream when tenancy.auth is on")
+    run.add_argument("--num-cpus", type=int, default=4, help="logical CPUs for ray.init")
     run.add_argument("--stylization", type=Path, help="stylization_config.yaml to overlay")
     run.add_argument("--deployment", type=Path, help="deployment_config.yaml to overlay")
     run.add_argument("--advanced", type=Path, help="advanced_config.yaml to overlay")
     run.add_argument("-o", "--output", type=Path, default=Path("out"), help="output folder")
-    run.set_defaults(func=_run)
+    run.set_defaults(func=lambda a: run_offline(a) if a.offline else run_serve.run(a))
 
 
 def demo_clip(rate: int = DEMO_RATE_HZ, seconds: float = DEMO_SECONDS) -> np.ndarray:
@@ -138,8 +151,9 @@ def stream_offline(samples: np.ndarray, rate: int, input_strength: float) -> dic
     return stats
 
 
-def _run(args: argparse.Namespace) -> int:
-    print(BANNER, flush=True)
+def run_offline(args: argparse.Namespace) -> int:
+    """``a2f run --offline``: decode, resample and window scheduling only (no animation)."""
+    print(OFFLINE_BANNER, flush=True)
     t0 = time.perf_counter()
     cfg = load_config(args.stylization, args.deployment, args.advanced)
     a2f = cfg.stylization.a2f
@@ -160,7 +174,7 @@ def _run(args: argparse.Namespace) -> int:
     strength = a2f.face_params.input_strength or 1.0
     stats = stream_offline(clip, rate, strength)
     summary = {
-        "status": "offline path only: no animation (serving pipeline not built yet)",
+        "status": "offline path only: no animation (a2f run without --offline animates)",
         "audio": {"source": source, "sample_rate": rate, "seconds": len(clip) / rate},
         "config": cfg.to_data(),
         "schedules": stats,

@@ -56,6 +56,7 @@ import numpy as np
 
 from a2f_actors.framing import BlendshapeFrame
 from a2f_actors.names import A2F_EMOTIONS, BLENDSHAPES
+from deployments import observability as obs  # issue #8: metrics + tracing hooks
 from deployments.session.errors import ServiceError, StatusCode
 
 __all__ = [
@@ -222,14 +223,19 @@ class StreamService:
                 self.options.authorize(header)
             session = self.manager.open(header)
         except ServiceError as exc:
+            obs.stream_rejected(exc.code)  # observability hook (issue #8)
             yield StreamStatus(exc.code, exc.message)
             return
-        reader = asyncio.create_task(self._read(session, chunks))
+        meter = obs.stream_opened(header, session)  # observability hook (issue #8)
+        reader = asyncio.create_task(self._read(session, chunks, meter))
         try:
             yield StreamStart(fps=session.fps, start_time_s=time.time(), model=session.model_id)
             async for event in self._frames(session):
+                started = meter.emitting(event)  # observability hook (issue #8)
                 yield event
+                meter.emitted(event, started)  # observability hook (issue #8)
         finally:
+            meter.finish("CANCELLED")  # no-op when the status was emitted (issue #8)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -266,7 +272,9 @@ class StreamService:
         else:
             yield StreamStatus(session.error.code, session.error.message)
 
-    async def _read(self, session: Any, chunks: AsyncIterator[InputChunk]) -> None:
+    async def _read(
+        self, session: Any, chunks: AsyncIterator[InputChunk], meter: Any = None
+    ) -> None:
         """Feed the session from the client, enforcing the idle and low-rate limits."""
         from deployments.session.pacing import InputRateMonitor
 
@@ -279,6 +287,8 @@ class StreamService:
                     chunk = await asyncio.wait_for(iterator.__anext__(), opts.idle_timeout_s)
                 except StopAsyncIteration:
                     session.end_of_audio()
+                    if meter is not None:  # observability hook (issue #8)
+                        meter.audio_closed()
                     return
                 except TimeoutError:
                     raise ServiceError(
@@ -287,6 +297,8 @@ class StreamService:
                         f"(max_wait_time_idle_ms); send audio or end_of_audio",
                     ) from None
                 session.push(chunk)
+                if meter is not None:  # observability hook (issue #8)
+                    meter.audio(session.input_seconds)
                 monitor.check(session.input_seconds, time.monotonic())
         except ServiceError as exc:
             session.fail(exc.code, exc.message)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from a2f_actors.audio import AudioLimits, check_buffer_length, check_clip_length
+from deployments import observability as obs  # issue #8: metrics + tracing hooks
 from deployments.session import records as rec
 from deployments.session.errors import ServiceError, StatusCode
 from deployments.session.handle import StreamHandle, open_session
@@ -161,11 +162,13 @@ class SessionManager:
                 await self.tick()
             except Exception:  # never let the loop die: a dead loop starves every stream
                 log.exception("tick failed")
+            obs.tick_finished(time.monotonic() - started)  # observability hook (issue #8)
             await asyncio.sleep(max(0.0, self.options.tick_s - (time.monotonic() - started)))
 
     async def tick(self) -> None:
         """Move every session one step through every stage (one call per stage)."""
         self.ticks += 1
+        tick_start = time.monotonic()  # observability hook (issue #8)
         for method, take, apply in _STAGES:
             sessions = [h.session for h in self.handles.values()]
             pairs = [(s, item) for s in sessions if (item := getattr(s, take)()) is not None]
@@ -173,7 +176,8 @@ class SessionManager:
                 continue
             items = [item for _, item in pairs]
             try:
-                results = await self._call(method, getattr(self.pipeline, method), items)
+                with obs.stage_call(method, items, tick_start):  # observability hook (issue #8)
+                    results = await self._call(method, getattr(self.pipeline, method), items)
             except StageFailed as exc:
                 for session, _ in pairs:
                     session.fail(StatusCode.UNAVAILABLE, str(exc))

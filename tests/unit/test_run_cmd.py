@@ -21,7 +21,7 @@ def _summary(out: Path) -> dict:
 def test_run_offline_reports_exact_frame_counts_when_demo_clip_streams(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "-o", str(tmp_path)]) == 0
+    assert main(["run", "--offline", "-o", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "OFFLINE PATH ONLY" in printed
     sched = _summary(tmp_path)["schedules"]
@@ -53,4 +53,4 @@ def test_run_offline_rejects_audio_when_rate_is_below_16khz(
         w.setframerate(8000)
         w.writeframes(np.zeros(8000, "<i2").tobytes())
     with pytest.raises(ValueError, match="8000"):
-        main(["run", "--audio", str(path), "-o", str(tmp_path / "out")])
+        main(["run", "--offline", "--audio", str(path), "-o", str(tmp_path / "out")])
