@@ -192,7 +192,8 @@ def _default_fps(settings: ServeSettings) -> float:
     return 60.0 if entry is not None and entry.kind == "diffusion" else float(settings.fps)
 
 
-def _wait_for_signal() -> None:
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM, then restore the previous handlers."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
     try:
@@ -223,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"animated {wav.name} through {url}: {frames} frames -> {csv_path}, {json_path}")
             if not args.once:
-                _wait_for_signal()
+                wait_for_signal()
     except SetupError as exc:
         print(f"a2f run: {exc}")
         return 1

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -35,31 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import ray
-    from ray import serve
-
-    from deployments.app import build_app
+    from deployments.cli.run_serve import endpoints, local_cluster, wait_for_signal
     from deployments.settings import load_settings
 
     overrides = {k: v for k, v in (("grpc_port", args.grpc_port), ("backend", args.backend)) if v}
     settings = load_settings(args.settings, **overrides)
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": 8000})
-        handle = serve.run(build_app(settings), name=settings.app_name, route_prefix="/a2f")
-        port = handle.port.remote().result(timeout_s=300)
-        print(f"NIM gRPC (ProcessAudioStream, GetConfigs, health): {settings.grpc_host}:{port}")
-        print(f"models: {[m.model_id for m in settings.models]}  backend: {settings.backend}")
-        print("serving; Ctrl-C stops everything", flush=True)
-        while not stop.wait(1.0):
-            pass
-    finally:
-        print("stopping...", flush=True)
-        serve.shutdown()
-        ray.shutdown()
+    # Same cluster lifecycle as `a2f run`: HTTP at the root, Ctrl-C stops Serve, Ray and Triton.
+    with local_cluster(settings, args.num_cpus) as port:
+        print(endpoints(settings, port), flush=True)
+        wait_for_signal()
     return 0
 
 
