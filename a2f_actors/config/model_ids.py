@@ -27,7 +27,8 @@ DEFAULT_DIFFUSION_IDENTITY = "ada"
 #: Identities of the diffusion models we know; other ids are checked at serving time only.
 KNOWN_DIFFUSION_IDENTITIES: dict[str, tuple[str, ...]] = {
     NVIDIA_DIFFUSION_MODEL_ID: NVIDIA_DIFFUSION_IDENTITIES,
-    DEFAULT_DIFFUSION_MODEL_ID: (DEFAULT_DIFFUSION_IDENTITY,),
+    # ada's three speaking styles (docs/models/diffusion.md): neutral, crisper, softer.
+    DEFAULT_DIFFUSION_MODEL_ID: (DEFAULT_DIFFUSION_IDENTITY, "ada_crisp", "ada_soft"),
 }
 
 #: NIM 1.3 -> 2.0 regression model id upgrades (migration guide); unknown ids are kept.

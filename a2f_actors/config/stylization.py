@@ -95,7 +95,11 @@ class PostProcessingParams(StrictModel):
 class A2EStylization(StrictModel):
     """Automatic emotion detection (``a2e``)."""
 
-    enabled: bool = Field(True, description="run Audio2Emotion on the input audio")
+    enabled: bool = Field(
+        False,
+        description="run Audio2Emotion on the input audio (NIM files set true; ours default to "
+        "false because the shipped emotion model is at chance, see docs/models/emotion.md)",
+    )
     live_transition_time: float = _emotion_field("live_transition_time")
     post_processing_params: PostProcessingParams = Field(
         default_factory=PostProcessingParams, description="A2E post-processing"

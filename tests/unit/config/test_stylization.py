@@ -48,6 +48,7 @@ def test_embedded_defaults_equal_model_defaults_when_loaded() -> None:
     assert loaded.a2f.regression_model.inference_model_id == "ada_v2.3"
     assert loaded.a2f.diffusion_model.inference_model_id == "ada_multi_v3.0"
     assert loaded.a2f.diffusion_model.identity == "ada"
+    assert loaded.a2e.enabled is False  # the shipped A2E model is at chance (model card)
     assert default_data("stylization")["a2f"]["face_params"]["skin_strength"] is None
 
 

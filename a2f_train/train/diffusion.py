@@ -1,0 +1,279 @@
+"""Train the diffusion network (``a2f train diffusion``) and write ``models/ada_multi_v3.0``.
+
+DDPM with the two respaced timesteps only (:data:`~a2f_train.nets.diffusion.TIMESTEPS`):
+each batch picks one step, noises the normalised 72-dim code targets with q(x_t | x_0) and
+trains the denoiser to predict x_0 over ``windows`` consecutive SDK windows of a clip, the GRU
+state carried from window to window exactly as at inference (zeros at the first). Losses:
+MSE on x_0 (centre frames weight 1, the 30 truncated frames 0.3), velocity MSE, and the
+character's inner-lip openings (linear in the weights). Identities are the speaking styles
+of :mod:`a2f_train.train.styles`. See docs/models/diffusion.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from a2f_train.nets.diffusion import (
+    CENTER_FIRST,
+    CENTER_LAST,
+    FRAMES,
+    TIMESTEPS,
+    CodeDecoder,
+    DiffusionDims,
+    DiffusionNet,
+    cosine_alpha_bar,
+)
+from a2f_train.train import data_diffusion as dd
+from a2f_train.train.styles import IDENTITIES, apply_style
+
+MODEL_ID = "ada_multi_v3.0"
+_LOG = logging.getLogger(__name__)
+PRESET = Path(__file__).with_name("presets") / "diffusion.yaml"
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Training configuration (``presets/diffusion.yaml``)."""
+
+    hidden: int = 128
+    channels: int = 96
+    emb: int = 32
+    batch: int = 16
+    windows: int = 4
+    lr: float = 2e-3
+    steps: int = 3000
+    minutes: float = 40.0
+    max_aug: int = 1
+    limit_clips: int = 0
+    velocity_weight: float = 1.0
+    lip_weight: float = 0.5
+    threads: int = 1
+    checkpoint: str = ""  # torch.save of the trained module ("" = none)
+    log_every: int = 25
+
+    @classmethod
+    def load(cls, path: Path | None) -> DiffusionConfig:
+        """Read a YAML preset (unknown keys are errors); None gives the default preset."""
+        import yaml
+
+        data = yaml.safe_load(Path(path or PRESET).read_text()) or {}
+        known = {f.name for f in fields(cls)}
+        bad = set(data) - known
+        if bad:
+            raise ValueError(f"unknown diffusion config keys: {sorted(bad)}")
+        return cls(**data)
+
+
+@dataclass
+class TrainSet:
+    """Clips, styles and the statistics the network needs."""
+
+    clips: list
+    styled: dict[tuple[int, str], np.ndarray]
+    mean: np.ndarray
+    std: np.ndarray
+    lip: np.ndarray  # [52, K] inner-lip opening per unit skin weight
+
+
+def prepare(clips: list, character: object) -> TrainSet:
+    """Precompute style curves, code statistics and the lip-opening matrix."""
+    styled = {}
+    for i, c in enumerate(clips):
+        for ident in IDENTITIES:
+            styled[(i, ident)] = apply_style(ident, c.weights)
+    codes = np.concatenate(
+        [
+            np.concatenate([styled[(i, s)], c.eyes], 1)
+            for i, c in enumerate(clips)
+            for s in IDENTITIES
+        ]
+    )
+    std = np.maximum(codes.std(0), 0.05).astype(np.float32)
+    eye = np.eye(68, dtype=np.float32)[:52]
+    lip = character.lip_openings(eye) - character.lip_openings(np.zeros((1, 68), np.float32))
+    return TrainSet(clips, styled, codes.mean(0).astype(np.float32), std, lip.astype(np.float32))
+
+
+def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -> dict:
+    """A batch of ``batch`` sequences of ``windows`` windows (normalised code targets)."""
+    mels, codes, emos, idents = [], [], [], []
+    for _ in range(cfg.batch):
+        i = int(rng.integers(len(ts.clips)))
+        c = ts.clips[i]
+        s = int(rng.integers(len(IDENTITIES)))
+        k0 = int(rng.integers(max(1, c.num_windows - cfg.windows + 1)))
+        mel, code = dd.sequence(c, k0, cfg.windows, ts.styled[(i, IDENTITIES[s])])
+        mels.append(mel)
+        codes.append((code - ts.mean) / ts.std)
+        emos.append(np.broadcast_to(c.emotion, (30, 10)))
+        idents.append(np.eye(len(IDENTITIES), dtype=np.float32)[s])
+    return {
+        "mel": torch.from_numpy(np.stack(mels)),
+        "code": torch.from_numpy(np.stack(codes).astype(np.float32)),
+        "emotion": torch.from_numpy(np.stack(emos).astype(np.float32)),
+        "identity": torch.from_numpy(np.stack(idents)),
+    }
+
+
+def frame_weights() -> torch.Tensor:
+    """``[60, 1]`` loss weight per frame: 1 in the centre 30, 0.3 in the truncated ones."""
+    w = torch.full((FRAMES, 1), 0.3)
+    w[CENTER_FIRST:CENTER_LAST] = 1.0
+    return w
+
+
+def sequence_loss(
+    net: DiffusionNet, batch: dict, step: int, ts_lip: torch.Tensor, cfg: DiffusionConfig,
+    gen: torch.Generator,
+) -> torch.Tensor:  # fmt: skip
+    """DDPM x_0 loss of one batch at respaced step ``step`` with the GRU state carried."""
+    t, ab = TIMESTEPS[step], cosine_alpha_bar(TIMESTEPS[step])
+    code = batch["code"]
+    b, w = code.shape[:2]
+    h = torch.zeros(2, b, net.dims.hidden)
+    fw = frame_weights()
+    total = code.new_zeros(())
+    for k in range(w):
+        x0 = code[:, k]
+        eps = torch.randn(x0.shape, generator=gen)
+        x_t = math.sqrt(ab) * x0 + math.sqrt(1.0 - ab) * eps
+        audio, cond = net.conditions(batch["mel"][:, k], batch["identity"], batch["emotion"])
+        pred, h = net.denoiser(x_t, t, audio, cond, h)
+        err = pred - x0
+        mse = (fw * err**2).mean()
+        vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
+        dw = err[..., :52] * net.code_std[:52]
+        lip = (fw * (dw @ ts_lip) ** 2).mean()
+        total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
+    return total / w
+
+
+def build_net(cfg: DiffusionConfig, ts: TrainSet, character: object) -> tuple[DiffusionNet, float]:
+    """The network with its fixed decoder (tongue/jaw map fitted on styled corpus frames)."""
+    rng = np.random.default_rng(0)
+    keys = list(ts.styled)
+    pick = [keys[i] for i in rng.choice(len(keys), size=min(len(keys), 300), replace=False)]
+    frames = np.concatenate([ts.styled[k][FRAMES:-FRAMES:7] for k in pick])
+    tj, bias, err = dd.fit_tongue_jaw(character, frames)
+    skin = np.asarray(character.skin_deltas, np.float32).reshape(52, -1)
+    decoder = CodeDecoder(skin, tj, bias)
+    dims = DiffusionDims(len(IDENTITIES), cfg.hidden, cfg.channels, cfg.emb)
+    return DiffusionNet(dims, decoder, ts.mean, ts.std), err
+
+
+def lr_factor(step: int, steps: int, elapsed: float, budget: float) -> float:
+    """Warm-up then cosine decay over progress = max(step fraction, wall-clock fraction)."""
+    progress = min(1.0, max(step / steps, elapsed / budget))
+    if progress < 0.03:
+        return max(progress / 0.03, 0.05)
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * (progress - 0.03) / 0.97))
+
+
+def train(
+    net: DiffusionNet, ts: TrainSet, cfg: DiffusionConfig, seed: int, log: object = print
+) -> dict:
+    """Run the optimisation loop (stops at ``steps`` or ``minutes``); returns a summary."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr * 0.05, weight_decay=1e-4)
+    lip = torch.from_numpy(ts.lip)
+    start, losses, step = time.time(), [], 0
+    for step in range(cfg.steps):
+        loss = sequence_loss(net, sample_batch(ts, cfg, rng), step % 2, lip, cfg, gen)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        elapsed = time.time() - start
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * lr_factor(step + 1, cfg.steps, elapsed, cfg.minutes * 60)
+        if step % cfg.log_every == 0:
+            log(f"step {step} loss {np.mean(losses[-cfg.log_every :]):.4f} {elapsed:.0f}s")
+        if elapsed > cfg.minutes * 60:
+            break
+    return {"steps": step + 1, "seconds": time.time() - start, "final_loss": np.mean(losses[-50:])}
+
+
+def seam_stats(weights: np.ndarray, first_good: int = 0) -> dict[str, float]:
+    """Window-boundary seam statistics of a 60 fps weight track ``[F, 68]``.
+
+    Inference ``k`` yields global frames ``30 k - 45 .. 30 k - 16``, so consecutive windows
+    meet between frames ``f`` and ``f + 1`` with ``f % 30 == 14``. Jumps are L2 norms of the
+    frame-to-frame weight differences.
+
+    Args:
+        weights: ``[F, 68]`` track at 60 fps (frame 0 at t = 0).
+        first_good: ignore boundaries before this frame.
+
+    Returns:
+        ``max_boundary_over_median`` (max boundary jump / median jump of the clip),
+        ``boundary_mean_over_mean`` (mean boundary jump / mean non-boundary jump) and
+        ``max_boundary_over_local`` (max over boundaries of the jump / the median of the 10
+        surrounding jumps).
+    """
+    jumps = np.linalg.norm(np.diff(np.asarray(weights, np.float64), axis=0), axis=1)
+    idx = np.arange(len(jumps))
+    seam = (idx % 30 == 14) & (idx >= first_good)
+    if not seam.any() or (~seam).sum() < 2:
+        return {}
+    local = []
+    for i in idx[seam]:
+        around = np.r_[jumps[max(0, i - 5) : i], jumps[i + 1 : i + 6]]
+        local.append(jumps[i] / max(float(np.median(around)), 1e-9))
+    med = max(float(np.median(jumps)), 1e-9)
+    return {
+        "max_boundary_over_median": float(jumps[seam].max() / med),
+        "boundary_mean_over_mean": float(jumps[seam].mean() / max(jumps[~seam].mean(), 1e-9)),
+        "max_boundary_over_local": float(max(local)),
+    }
+
+
+def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
+    """Train on ``corpus`` and write ``out/ada_multi_v3.0``; returns the package directory."""
+    from a2f_train.character import load_default_character
+    from a2f_train.package.diffusion import write_diffusion_package
+
+    cfg = DiffusionConfig.load(config)
+    torch.set_num_threads(cfg.threads)
+    character = load_default_character()
+    clips = dd.load_split(Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None)
+    ts = prepare(clips, character)
+    net, tj_err = build_net(cfg, ts, character)
+    _LOG.info(f"{len(clips)} clip versions; tongue/jaw linear decode rel. error {tj_err:.4f}")
+    summary = train(net, ts, cfg, seed, log=_LOG.info)
+    summary["tongue_jaw_fit_error"] = tj_err
+    _LOG.info(f"trained {summary}")
+    if cfg.checkpoint:
+        Path(cfg.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net, cfg.checkpoint)
+    package = Path(out) / MODEL_ID
+    write_diffusion_package(net.eval(), package, summary=summary)
+    return package
+
+
+def _cli() -> None:  # pragma: no cover - convenience entry for long background runs
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--corpus", type=Path, default=Path("data/corpus/full"))
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sys.stdout.write(f"{run(a.corpus, a.out, a.config, a.seed)}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _cli()
