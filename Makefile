@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver clean
+.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver bench-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,7 +64,10 @@ bench-resample: $(STAMP) ## resampler accuracy and speed
 bench-solver: $(STAMP) ## post-processing + blendshape solve throughput vs tracks
 	$(PY) benchmarks/bench_solver.py
 
-bench: bench-resample bench-solver ## all benchmarks
+bench-capacity: $(STAMP) ## capacity: raw model, Triton, Serve pipeline (serving efficiency), max real-time streams, solver
+	$(PY) benchmarks/bench_capacity.py
+
+bench: bench-resample bench-solver bench-capacity ## all benchmarks
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -29,8 +29,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from deployments import observability_sinks as sinks
 from deployments.observability_tracing import StreamTracer, TracingOptions, configure_tracing
 
 __all__ = [
@@ -93,6 +94,19 @@ METRICS: dict[str, MetricSpec] = {
     "a2f_stage_calls_total": MetricSpec(
         "counter", "stage calls by outcome (ok, failed)", ("stage", "outcome")
     ),
+    "a2f_stage_seconds_total": MetricSpec(
+        "counter",
+        "summed wall time of stage calls (exact; histogram _sum is approximate)",
+        ("stage",),
+    ),
+    "a2f_stage_streams_total": MetricSpec(
+        "counter", "streams carried by stage calls, summed (mean batch = / calls)", ("stage",)
+    ),
+    "a2f_stage_items_total": MetricSpec(
+        "counter", "windows / frames / streams of stage calls, summed", ("stage",)
+    ),
+    "a2f_ticks_total": MetricSpec("counter", "ticks run", ()),
+    "a2f_tick_seconds_total": MetricSpec("counter", "summed wall time of ticks", ()),
     "a2f_tick_duration_seconds": MetricSpec(
         "histogram", "wall time of one tick (all stages)", (), _SECONDS
     ),
@@ -119,81 +133,20 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-class MetricSink(Protocol):
-    """Where records go."""
-
-    def record(self, name: str, value: float, tags: Mapping[str, str]) -> None:
-        """Counter: add ``value``; gauge: set; histogram: observe."""
-        ...
-
-
-class NullSink:
-    """Drops everything (outside Ray)."""
-
-    def record(self, name: str, value: float, tags: Mapping[str, str]) -> None:
-        """No-op."""
-
-
-class MemorySink:
-    """Keeps records in memory (tests): counters summed, gauges set, histograms listed."""
+class MemorySink(sinks.MemorySink):
+    """In-memory sink over :data:`METRICS` (tests)."""
 
     def __init__(self) -> None:
-        self.values: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
-
-    def record(self, name: str, value: float, tags: Mapping[str, str]) -> None:
-        """Apply one record."""
-        key = (name, tuple(sorted(tags.items())))
-        kind = METRICS[name].kind
-        if kind == "counter":
-            self.values[key] = self.values.get(key, 0.0) + value
-        elif kind == "gauge":
-            self.values[key] = value
-        else:
-            self.values.setdefault(key, []).append(value)
-
-    def get(self, name: str, **tags: str) -> Any:
-        """The value (or observation list) of one series, None when never recorded."""
-        return self.values.get((name, tuple(sorted(tags.items()))))
-
-    def total(self, name: str) -> float:
-        """Sum of a counter over all its series."""
-        return sum(v for (n, _), v in self.values.items() if n == name)
-
-
-class RaySink:
-    """``ray.util.metrics`` objects, created on first use in this worker."""
-
-    def __init__(self) -> None:
-        from ray.util import metrics as rm
-
-        self._objects: dict[str, Any] = {}
-        for name, spec in METRICS.items():
-            if spec.kind == "counter":
-                obj = rm.Counter(name, spec.description, tag_keys=spec.tags)
-            elif spec.kind == "gauge":
-                obj = rm.Gauge(name, spec.description, tag_keys=spec.tags)
-            else:
-                obj = rm.Histogram(name, spec.description, list(spec.boundaries), spec.tags)
-            self._objects[name] = obj
-
-    def record(self, name: str, value: float, tags: Mapping[str, str]) -> None:
-        """Forward to the Ray metric."""
-        obj, kind = self._objects[name], METRICS[name].kind
-        if kind == "counter":
-            obj.inc(value, tags=dict(tags))
-        elif kind == "gauge":
-            obj.set(value, tags=dict(tags))
-        else:
-            obj.observe(value, tags=dict(tags))
+        super().__init__(METRICS)
 
 
 _lock = threading.Lock()
-_sink: MetricSink | None = None
+_sink: sinks.MetricSink | None = None
 _active: Counter[tuple[str, str]] = Counter()
 _tracer = StreamTracer()
 
 
-def set_sink(sink: MetricSink | None) -> None:
+def set_sink(sink: sinks.MetricSink | None) -> None:
     """Install a sink (tests); None returns to the default (Ray inside a worker, else none)."""
     global _sink
     with _lock:
@@ -201,15 +154,15 @@ def set_sink(sink: MetricSink | None) -> None:
         _active.clear()
 
 
-def _current() -> MetricSink:
+def _current() -> sinks.MetricSink:
     global _sink
     if _sink is None:
         ray = sys.modules.get("ray")  # never import ray here: outside Ray there is nothing to do
         if ray is None or not ray.is_initialized():
-            return NullSink()
+            return sinks.NullSink()
         with _lock:
             if _sink is None:
-                _sink = RaySink()
+                _sink = sinks.RaySink(METRICS)
     return _sink
 
 
@@ -241,8 +194,11 @@ def stage_call(method: str, items: Sequence[Any], tick_start: float) -> Iterator
     stage = STAGE_LABELS.get(method, method)
     start = time.monotonic()
     _record("a2f_stage_queue_wait_seconds", start - tick_start, stage=stage)
+    units = sum(_units(i) for i in items)
     _record("a2f_stage_batch_streams", len(items), stage=stage)
-    _record("a2f_stage_batch_items", sum(_units(i) for i in items), stage=stage)
+    _record("a2f_stage_batch_items", units, stage=stage)
+    _record("a2f_stage_streams_total", len(items), stage=stage)
+    _record("a2f_stage_items_total", units, stage=stage)
     outcome = "failed"
     ids = [str(getattr(i, "stream_id", "")) for i in items]
     with _tracer.stage_span(stage, ids):
@@ -250,13 +206,17 @@ def stage_call(method: str, items: Sequence[Any], tick_start: float) -> Iterator
             yield
             outcome = "ok"
         finally:
-            _record("a2f_stage_latency_seconds", time.monotonic() - start, stage=stage)
+            elapsed = time.monotonic() - start
+            _record("a2f_stage_latency_seconds", elapsed, stage=stage)
+            _record("a2f_stage_seconds_total", elapsed, stage=stage)
             _record("a2f_stage_calls_total", 1, stage=stage, outcome=outcome)
 
 
 def tick_finished(duration_s: float) -> None:
     """Record the wall time of one tick."""
     _record("a2f_tick_duration_seconds", duration_s)
+    _record("a2f_ticks_total", 1)
+    _record("a2f_tick_seconds_total", duration_s)
 
 
 def needed_audio_s(kind: str, time_code_s: float) -> float:

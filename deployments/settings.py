@@ -93,6 +93,9 @@ class ServeSettings(_Strict):
     triton_grpc_port: int = Field(8001, ge=1, le=65535, description="own Triton gRPC port")
     triton_http_port: int = Field(8010, ge=1, le=65535, description="own Triton HTTP port")
     triton_metrics_port: int = Field(8002, ge=1, le=65535, description="own Triton metrics")
+    metrics_port: int = Field(
+        9464, ge=0, le=65535, description="Prometheus export of Ray's and the app's metrics (0 off)"
+    )
     triton_workdir: str | None = Field(None, description="repository + logs; None = cache dir")
     models: tuple[ModelEntry, ...] = Field((), description="served model packages")
     default_model: str | None = Field(

@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "train_cmd",
     "eval_cmd",
     "serve_cmd",
+    "loadtest_cmd",
     "run_cmd",
 )
 

@@ -1,7 +1,7 @@
 """``a2f loadtest run|burst|sweep|soak|compare``: load a running cluster through its NIM gRPC API.
 
 Glue only: the load generator lives in :mod:`loadtest` (a client; docs/loadtest.md). Every
-command writes a results folder (``--out``, default ``loadtest_results/<scenario>-<time>``)
+command writes a results folder (``--out``, default ``results/loadtest/<scenario>-<time>``)
 with ``report.md``, ``result.json``, ``levels.csv``, ``streams.csv`` and plots, and shows a
 progress line while it runs. Exit code 0 when every level met the SLO (``compare``: always 0).
 """
@@ -60,6 +60,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration-s", type=float, default=20.0, help="seconds per level")
     p.add_argument("--model", help="model id (x-a2f-model metadata)")
     p.add_argument("--tenant", help="tenant id (x-a2f-tenant metadata)")
+    p.add_argument("--api-key", help="tenant key (authorization: Bearer ...)")
+    p.add_argument("--transport", choices=["grpc", "ws"], default="grpc", help="NIM gRPC or WS")
+    p.add_argument("--ws-url", default="ws://127.0.0.1:8000/v1/stream", help="WebSocket URL")
     p.add_argument("--fps", type=int, default=30, help="the service's frame rate")
     p.add_argument("--slo-p99-ms", type=float, default=150.0, help="p99 frame latency bound")
     p.add_argument("--slo-min-fps", type=float, default=29.5, help="lowest fps per stream")
@@ -80,7 +83,8 @@ def build_config(args: argparse.Namespace) -> Any:
 
     stream = StreamOptions(
         url=args.url, chunk_ms=args.chunk_ms, realtime=args.loadtest_command != "burst",
-        fps=args.fps, model=args.model, tenant=args.tenant, timeout_s=args.timeout_s,
+        fps=args.fps, model=args.model, tenant=args.tenant, api_key=args.api_key,
+        timeout_s=args.timeout_s, transport=args.transport, ws_url=args.ws_url,
     )  # fmt: skip
     slo = SLO(min_fps=args.slo_min_fps, p99_latency_ms=args.slo_p99_ms)
     return LoadConfig(
@@ -135,7 +139,7 @@ async def _scenario(args: argparse.Namespace, cfg: Any, clips: list, progress: P
 def _config_summary(args: argparse.Namespace, cfg: Any, clips: list) -> dict[str, Any]:
     return {
         "scenario": args.loadtest_command,
-        "url": cfg.stream.url,
+        "url": cfg.stream.url if cfg.stream.transport == "grpc" else cfg.stream.ws_url,
         "realtime": cfg.stream.realtime,
         "chunk_ms": cfg.stream.chunk_ms,
         "duration_s": cfg.duration_s,
@@ -166,7 +170,7 @@ def _main(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("loadtest_results") / f"{args.loadtest_command}-{stamp}"
+    out = args.out or Path("results") / "loadtest" / f"{args.loadtest_command}-{stamp}"
     path = report.write(out, _config_summary(args, cfg, clips), levels)
     for r in levels:
         verdict = "PASS" if r.verdict.passed else "FAIL (" + "; ".join(r.verdict.reasons) + ")"

@@ -91,8 +91,9 @@ def local_cluster(settings: ServeSettings, num_cpus: int) -> Iterator[int]:
     from deployments.app import build_app
     from deployments.triton.server import stop_from_state
 
+    metrics = {"_metrics_export_port": settings.metrics_port} if settings.metrics_port else {}
     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING")  # fmt: skip
+             logging_level="WARNING", **metrics)  # fmt: skip
     try:
         serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
         handle = serve.run(build_app(settings), name=settings.app_name, route_prefix="/")
@@ -121,6 +122,7 @@ def endpoints(settings: ServeSettings, grpc_port: int) -> str:
             f"  HTTP       {http}/v1/animate  {http}/v1/models  {http}/v1/health/ready",
             f"  WebSocket  ws://{settings.http_host}:{settings.http_port}/v1/stream",
             f"  API docs   {http}/docs",
+            f"  metrics    http://127.0.0.1:{settings.metrics_port}/metrics (Prometheus)",
             f"  models     {models}; backend {settings.backend}; auth {auth}",
         ]
     )
