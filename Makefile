@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver bench-capacity clean
+.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver bench-models bench-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,7 +54,8 @@ data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small f
 
 train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs the full corpus: make data)
 	$(PY) -m pip install -q -e ".[dev,data,train]"
-	$(VENV)/bin/a2f train regression
+	$(VENV)/bin/a2f train regression --seed 0
+	$(VENV)/bin/a2f train regression --seed 1 --config a2f_train/train/presets/regression_finetune.yaml
 	$(VENV)/bin/a2f train diffusion
 	$(VENV)/bin/a2f train emotion
 
@@ -64,10 +65,14 @@ bench-resample: $(STAMP) ## resampler accuracy and speed
 bench-solver: $(STAMP) ## post-processing + blendshape solve throughput vs tracks
 	$(PY) benchmarks/bench_solver.py
 
+bench-models: $(STAMP) ## default networks: ONNX Runtime frames/s, FLOPs (regression, diffusion)
+	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_models_diffusion.py bench
+
 bench-capacity: $(STAMP) ## capacity: raw model, Triton, Serve pipeline (serving efficiency), max real-time streams, solver
 	$(PY) benchmarks/bench_capacity.py
 
-bench: bench-resample bench-solver bench-capacity ## all benchmarks
+bench: bench-resample bench-solver bench-models bench-capacity ## all benchmarks
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

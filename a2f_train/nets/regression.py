@@ -1,0 +1,269 @@
+"""The regression network (v2.3 family I/O) sized for CPU: filterbank + autocorrelation + conv.
+
+In the spirit of NVIDIA's ``conv_w2v_autocorr`` (a2f_reference.md section 5), with the
+wav2vec2 encoder replaced by a learned filterbank so one frame costs ~15 MFLOP, not ~1 GFLOP:
+
+* **Framing.** The 8320-sample window (520 ms at 16 kHz, centred on the target frame) is cut
+  into 25 frames of 640 samples, hop 320 (frame 12 is centred on the target sample).
+* **Learned filterbank.** A strided Conv1d (kernel 640, stride 320, written as a matmul over
+  the frames) with ``2 * num_bands`` filters initialised as Hann-windowed cosine/sine pairs
+  at mel-spaced centre frequencies; each pair's squared sum is a band power, then ``log``.
+* **Autocorrelation.** NVIDIA's branch: per frame, DC removed, Hann window, 32 coefficients:
+  ``log(r0 + eps)`` and the normalised ``r_k / (r0 + eps)``, ``k = 1..31``
+  (:func:`autocorrelation`, as one batched matmul).
+* **Decoder.** Per-feature standardisation (buffers fitted on data), then 1-D convolutions
+  over time (kernel 3, strides 1, 2, 2, 2: 25 -> 25 -> 13 -> 7 -> 4 steps) with the 26-dim
+  emotion embedded to ``emo_dim`` and concatenated before each layer, a Linear over the
+  flattened time axis, and one head predicting every output in standardised units; the
+  buffers ``out_scale``/``out_bias`` map them back to skin PCA || tongue PCA || 15 jaw
+  deltas || 4 eye angles (NVIDIA's order).
+
+ONNX: ``input`` [B, 1, 8320] float32, ``emotion`` [B, 1, 26] -> ``result`` [B, 1, S+T+19],
+dynamic batch (:func:`export_onnx`).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "RegressionNet",
+    "RegressionNetConfig",
+    "count_flops",
+    "describe",
+    "export_onnx",
+    "num_params",
+]
+
+SAMPLE_RATE = 16000
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class RegressionNetConfig:
+    """Sizes of :class:`RegressionNet`.
+
+    Attributes:
+        num_skin: S skin PCA coefficients.
+        num_tongue: T tongue PCA coefficients.
+        jaw_size: jaw outputs (5 keypoints x xyz).
+        eyes_size: eye angle outputs.
+        emotion_size: emotion input (16 implicit + 10 explicit).
+        buffer_len: window in samples (8320).
+        frame_len: analysis frame (640 samples = 40 ms).
+        hop: analysis hop (320 samples = 20 ms).
+        num_bands: learned filterbank bands (2 filters each).
+        autocorr: autocorrelation coefficients per frame (32).
+        emo_dim: emotion embedding width concatenated before each conv layer.
+        channels: conv widths; strides are 1 then 2 for every further layer.
+        hidden: width of the fully connected layer.
+    """
+
+    num_skin: int
+    num_tongue: int
+    jaw_size: int = 15
+    eyes_size: int = 4
+    emotion_size: int = 26
+    buffer_len: int = 8320
+    frame_len: int = 640
+    hop: int = 320
+    num_bands: int = 48
+    autocorr: int = 32
+    emo_dim: int = 16
+    channels: tuple[int, ...] = field(default=(160, 192, 224, 256))
+    hidden: int = 256
+
+    @property
+    def result_size(self) -> int:
+        """S + T + jaw + eyes."""
+        return self.num_skin + self.num_tongue + self.jaw_size + self.eyes_size
+
+    @property
+    def num_frames(self) -> int:
+        """Analysis frames per window (25)."""
+        return (self.buffer_len - self.frame_len) // self.hop + 1
+
+    def steps(self) -> list[int]:
+        """Time steps after each conv layer (25, 25, 13, 7, 4 for 4 layers)."""
+        out, t = [], self.num_frames
+        for i in range(len(self.channels)):
+            t = t if i == 0 else (t - 1) // 2 + 1
+            out.append(t)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict (``channels`` as a list)."""
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+
+def _mel_centres(n: int, lo: float = 60.0, hi: float = 7600.0) -> np.ndarray:
+    mel = np.linspace(2595 * np.log10(1 + lo / 700), 2595 * np.log10(1 + hi / 700), n)
+    return 700 * (10 ** (mel / 2595) - 1)
+
+
+def filterbank_init(num_bands: int, frame_len: int) -> torch.Tensor:
+    """[frame_len, 2 * num_bands] Hann-windowed cos (first half) / sin (second half) filters."""
+    t = np.arange(frame_len) / SAMPLE_RATE
+    hann = np.hanning(frame_len)
+    phase = 2 * np.pi * _mel_centres(num_bands)[None, :] * t[:, None]
+    w = np.concatenate([np.cos(phase), np.sin(phase)], axis=1) * hann[:, None]
+    return torch.tensor(w / np.sqrt(frame_len), dtype=torch.float32)
+
+
+def autocorrelation(x: torch.Tensor, lags: int) -> torch.Tensor:
+    """``r_k = sum_n x[n] x[n + k]`` for ``k < lags`` over the last axis, as matrix products.
+
+    The frame [N] (N a multiple of ``lags`` = L) is cut into N / L blocks ``b_i``; with
+    ``Y_i = [b_i, b_{i+1}]`` (zero after the frame), ``M = sum_i b_i^T Y_i`` is [L, 2L] and
+    ``r_k = sum_m M[m, m + k]``: flattening M row-major puts ``M[m, m + k]`` at
+    ``m (2L + 1) + k``, so a reshape to [L, 2L + 1] and a sum over rows gives every lag.
+    Same values as the direct sum (the SDK-style formula), one batched matmul instead of L
+    shifted products: about 2.5x faster in ONNX Runtime.
+
+    Args:
+        x: ``[B, T, N]`` frames.
+        lags: L.
+
+    Returns:
+        ``[B, T, L]`` autocorrelation at lags 0..L-1.
+    """
+    b, t, n = x.shape[0], int(x.shape[1]), int(x.shape[2])  # static T, N in the ONNX graph
+    nb = n // lags
+    xp = nn.functional.pad(x, (0, lags))
+    blocks = x.reshape(b, t, nb, lags)
+    y = torch.cat([blocks, xp[..., lags:].reshape(b, t, nb, lags)], dim=3)
+    m = blocks.transpose(2, 3) @ y
+    flat = nn.functional.pad(m.reshape(b, t, 2 * lags * lags), (0, lags))
+    return flat.reshape(b, t, lags, 2 * lags + 1).sum(dim=2)[..., :lags]
+
+
+class RegressionNet(nn.Module):
+    """Audio window + emotion -> one frame of skin/tongue PCA, jaw deltas, eye angles.
+
+    ``forward(input [B,1,8320], emotion [B,1,26]) -> result [B,1,S+T+19]`` in physical units
+    (PCA coefficients, model units, degrees). :meth:`forward_std` gives the standardised
+    prediction the training losses use.
+    """
+
+    def __init__(self, cfg: RegressionNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.fb = nn.Parameter(filterbank_init(cfg.num_bands, cfg.frame_len))
+        self.register_buffer("hann", torch.hann_window(cfg.frame_len, periodic=False))
+        nfeat = cfg.num_bands + cfg.autocorr
+        self.register_buffer("feat_mean", torch.zeros(nfeat, 1))
+        self.register_buffer("feat_std", torch.ones(nfeat, 1))
+        self.register_buffer("out_bias", torch.zeros(cfg.result_size))
+        self.register_buffer("out_scale", torch.ones(cfg.result_size))
+        self.emo = nn.Linear(cfg.emotion_size, cfg.emo_dim)
+        convs, width = [], nfeat
+        for i, ch in enumerate(cfg.channels):
+            convs.append(
+                nn.Conv1d(width + cfg.emo_dim, ch, 3, stride=1 if i == 0 else 2, padding=1)
+            )
+            width = ch
+        self.convs = nn.ModuleList(convs)
+        self.fc = nn.Linear(width * cfg.steps()[-1] + cfg.emo_dim, cfg.hidden)
+        self.head = nn.Linear(cfg.hidden, cfg.result_size)
+        self.act = nn.LeakyReLU(0.2)
+
+    def frames(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, 1, 8320] -> [B, 25, 640] overlapping frames (hop = half a frame)."""
+        c = self.cfg
+        chunks = audio.reshape(audio.shape[0], c.buffer_len // c.hop, c.hop)
+        return torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, 1, 8320] -> raw (unstandardised) features [B, bands + 32, 25]."""
+        fr = self.frames(audio)
+        spec = fr @ self.fb
+        nb = self.cfg.num_bands
+        power = spec[..., :nb] ** 2 + spec[..., nb:] ** 2
+        logpow = torch.log(power + EPS)
+        x = (fr - fr.mean(dim=2, keepdim=True)) * self.hann
+        r = autocorrelation(x, self.cfg.autocorr)
+        r0 = r[..., :1]
+        ac = r[..., 1:] / (r0 + EPS)
+        feats = torch.cat([logpow, torch.log(r0 + EPS), ac], dim=2)
+        return feats.transpose(1, 2)
+
+    def forward_std(self, audio: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        """Standardised prediction [B, S+T+19] (``result = out * out_scale + out_bias``)."""
+        h = (self.features(audio) - self.feat_mean) / self.feat_std
+        e = self.act(self.emo(emotion.reshape(emotion.shape[0], -1)))
+        for conv in self.convs:
+            eb = e.unsqueeze(2).expand(-1, -1, h.shape[2])
+            h = self.act(conv(torch.cat([h, eb], dim=1)))
+        h = self.act(self.fc(torch.cat([h.flatten(1), e], dim=1)))
+        return self.head(h)
+
+    def forward(self, input: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        """NVIDIA's contract: ``result`` [B, 1, S+T+19] in physical units."""
+        out = self.forward_std(input, emotion) * self.out_scale + self.out_bias
+        return out.unsqueeze(1)
+
+
+def count_flops(cfg: RegressionNetConfig) -> dict[str, float]:
+    """Floating-point operations per frame (1 multiply-add = 2 FLOPs), by block.
+
+    Counts matmuls, convolutions and the autocorrelation products; elementwise ops
+    (activations, logs, normalisation) are listed under ``elementwise`` (approximate).
+    """
+    t, n = cfg.num_frames, cfg.frame_len
+    out = {
+        "filterbank": 2.0 * t * n * 2 * cfg.num_bands,
+        "autocorr": 2.0 * t * (n // cfg.autocorr) * cfg.autocorr * 2 * cfg.autocorr,
+        "emotion": 2.0 * cfg.emotion_size * cfg.emo_dim,
+    }
+    width, steps = cfg.num_bands + cfg.autocorr, cfg.steps()
+    conv = 0.0
+    for ch, st in zip(cfg.channels, steps, strict=True):
+        conv += 2.0 * (width + cfg.emo_dim) * ch * 3 * st
+        width = ch
+    out["convs"] = conv
+    fc_in = width * steps[-1] + cfg.emo_dim
+    out["fc_head"] = 2.0 * (fc_in * cfg.hidden + cfg.hidden * cfg.result_size)
+    out["elementwise"] = float(t * (6 * n + 8 * cfg.num_bands) + sum(cfg.channels) * 25)
+    out["total"] = sum(out.values())
+    return out
+
+
+def num_params(net: nn.Module) -> int:
+    """Trainable parameter count."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def export_onnx(net: RegressionNet, opset: int = 17) -> bytes:
+    """Export ``net`` (eval mode, CPU) with NVIDIA's names and a dynamic batch axis."""
+    net = net.eval()
+    cfg = net.cfg
+    audio = torch.zeros(2, 1, cfg.buffer_len)
+    emotion = torch.zeros(2, 1, cfg.emotion_size)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's DeprecationWarning
+        torch.onnx.export(
+            net,
+            (audio, emotion),
+            buf,
+            input_names=["input", "emotion"],
+            output_names=["result"],
+            dynamic_axes={"input": {0: "batch"}, "emotion": {0: "batch"}, "result": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def describe(cfg: RegressionNetConfig) -> str:
+    """One-line summary: MFLOP per frame and the time steps of the conv stack."""
+    f = count_flops(cfg)
+    return f"{f['total'] / 1e6:.1f} MFLOP/frame, steps {cfg.steps()}, bands {cfg.num_bands}"

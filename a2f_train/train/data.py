@@ -1,0 +1,215 @@
+"""Corpus dataset utilities shared by the training scripts (NumPy only, no torch).
+
+A :class:`FrameSet` holds every clip of one split in memory: audio as int16 in one buffer
+(each clip and each augmented copy padded with ``pad`` zeros on both sides, so any window
+``[t - 4160, t + 4160)`` is a plain slice) and per-frame tables at 30 fps. Frame ``i`` of a
+clip sits at sample ``floor(i * 16000 / 30)`` (the SDK's regression schedule, section 2.2 of
+a2f_reference.md), so its window starts at ``buffer offset + floor(i * 1600 / 3)`` in the
+padded buffer.
+
+Per-frame arrays (``F`` = frames of all clips of the split, ``D = S + T + 15 + 4``):
+
+* ``targets`` [F, D] float32: skin PCA || tongue PCA in the *package* basis (deltas from the
+  character's neutral, see :func:`package_basis`) || jaw keypoint deltas vs neutral (model
+  units) || eye angles (degrees; right x, right y, left x, left y);
+* ``bilabial`` [F] bool: frame time inside a /p b m/ closure ``[start, release]``;
+* ``silence`` [F] bool: frame time inside a ``sil`` phone;
+* ``emotion_id`` [F] int: index in :data:`SHOTS` (0 = neutral);
+* ``explicit`` [F, 10] float32: the clip's explicit emotion vector;
+* ``clip`` [F] int and ``frame`` [F] int: clip index and frame index within the clip;
+* ``next_ok`` [F] bool: frame ``i + 1`` exists in the same clip (pairs for the motion loss).
+
+Each frame has ``1 + copies`` audio versions (clean, then augmented); ``offsets[v, f]`` is
+the buffer start of frame ``f``'s window in version ``v``.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from a2f_actors.names import A2F_EMOTIONS
+
+__all__ = [
+    "BUFFER_LEN",
+    "BUFFER_OFS",
+    "SHOTS",
+    "FrameSet",
+    "load_frames",
+    "package_basis",
+    "read_wav_int16",
+]
+
+RATE = 16000
+FPS = 30
+BUFFER_LEN = 8320
+BUFFER_OFS = 4160
+#: Implicit-emotion "shots": one per corpus emotion, neutral first (row 0).
+SHOTS: tuple[str, ...] = ("neutral", *A2F_EMOTIONS)
+BILABIAL = frozenset(("p", "b", "m"))
+
+
+def read_wav_int16(path: Path) -> np.ndarray:
+    """PCM16 mono WAV -> [N] int16."""
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
+
+
+@dataclass(frozen=True)
+class PackageBasis:
+    """The corpus PCA re-centred on the character's neutral pose (NVIDIA's layout).
+
+    ``coef_pkg = coef_corpus + offset`` where ``offset = (corpus_mean - neutral) @ M.T``, so
+    ``neutral + coef_pkg @ M`` reconstructs the pose (rows of M are orthonormal).
+
+    Attributes:
+        skin_matrix: [S, 3V]; skin_neutral: [3V]; skin_offset: [S].
+        tongue_matrix: [T, 3Vt]; tongue_neutral: [3Vt]; tongue_offset: [T].
+        neutral_jaw: [15]; lip_gap: [S, K] opening of each inner-lip pair per coefficient.
+    """
+
+    skin_matrix: np.ndarray
+    skin_neutral: np.ndarray
+    skin_offset: np.ndarray
+    tongue_matrix: np.ndarray
+    tongue_neutral: np.ndarray
+    tongue_offset: np.ndarray
+    neutral_jaw: np.ndarray
+    lip_gap: np.ndarray
+
+
+def package_basis(corpus: Path, character: object) -> PackageBasis:
+    """Read ``pca_*.npz`` of ``corpus`` and re-centre it on ``character``'s neutral pose."""
+    from a2f_train.corpus.targets import load_pca
+
+    skin, tongue = load_pca(corpus)
+    ch = character
+    sn = np.asarray(ch.skin_neutral, np.float32).reshape(-1)
+    tn = np.asarray(ch.tongue_neutral, np.float32).reshape(-1)
+    m = skin.matrix.reshape(skin.matrix.shape[0], -1, 3)
+    opening = m[:, ch.upper_lip_ids] - m[:, ch.lower_lip_ids]
+    gap = np.einsum("skc,kc->sk", opening, np.asarray(ch.lip_open_dirs, np.float32))
+    return PackageBasis(
+        skin_matrix=skin.matrix,
+        skin_neutral=sn,
+        skin_offset=((skin.mean - sn) @ skin.matrix.T).astype(np.float32),
+        tongue_matrix=tongue.matrix,
+        tongue_neutral=tn,
+        tongue_offset=((tongue.mean - tn) @ tongue.matrix.T).astype(np.float32),
+        neutral_jaw=np.asarray(ch.jaw_neutral, np.float32).reshape(-1),
+        lip_gap=gap.astype(np.float32),
+    )
+
+
+@dataclass
+class FrameSet:
+    """Frames of one split in memory (see the module docstring for every field)."""
+
+    audio: np.ndarray
+    offsets: np.ndarray
+    targets: np.ndarray
+    bilabial: np.ndarray
+    silence: np.ndarray
+    emotion_id: np.ndarray
+    explicit: np.ndarray
+    clip: np.ndarray
+    frame: np.ndarray
+    next_ok: np.ndarray
+    clip_ids: list[str]
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def windows(self, version: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """[B] audio versions and [B] frame indices -> [B, 8320] float32 windows in [-1, 1]."""
+        starts = self.offsets[version, index]
+        idx = starts[:, None] + np.arange(BUFFER_LEN)[None, :]
+        return self.audio[idx].astype(np.float32) / 32768.0
+
+
+def _phone_flags(data: np.lib.npyio.NpzFile, n: int) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(n) / FPS
+    bil, sil = np.zeros(n, bool), np.zeros(n, bool)
+    labels = [str(x) for x in data["phone_label"]]
+    for lab, s, e, r in zip(
+        labels, data["phone_start"], data["phone_end"], data["phone_release"], strict=True
+    ):
+        if lab in BILABIAL:
+            bil |= (t >= s) & (t <= (r if lab != "m" else e))
+        elif lab == "sil":
+            sil |= (t >= s) & (t < e)
+    return bil, sil
+
+
+def _clip_targets(corpus: Path, row: dict, basis: PackageBasis) -> np.ndarray:
+    with np.load(corpus / "geometry" / f"{row['clip_id']}.npz") as g:
+        skin = g["skin_pca_30"] + basis.skin_offset
+        tongue = g["tongue_pca_30"] + basis.tongue_offset
+        jaw = g["jaw_30"].reshape(len(skin), -1) - basis.neutral_jaw
+        eyes = g["eyes_30"]
+    return np.concatenate([skin, tongue, jaw, eyes], axis=1).astype(np.float32)
+
+
+def _manifest(corpus: Path, split: str, limit: int | None) -> list[dict]:
+    lines = (corpus / "manifest.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines if x.strip()]
+    rows = [r for r in rows if r["split"] == split]
+    rows = [r for r in rows if (corpus / "geometry" / f"{r['clip_id']}.npz").is_file()]
+    return rows[:limit] if limit else rows
+
+
+def load_frames(
+    corpus: Path, split: str, basis: PackageBasis, copies: int = 1, limit: int | None = None
+) -> FrameSet:
+    """Load every clip of ``split`` (clean + up to ``copies`` augmented WAVs) and its targets.
+
+    Args:
+        corpus: corpus root (``manifest.jsonl``, ``clips/``, ``geometry/``).
+        split: ``train``, ``val`` or ``test``.
+        basis: :func:`package_basis` of the corpus.
+        copies: augmented copies to load per clip (0 = clean only); a clip with fewer copies
+            repeats its clean audio.
+        limit: only the first ``limit`` clips of the split (tests, smoke runs). Clips whose
+            ``geometry/<id>.npz`` is missing (geometry still being built) are skipped.
+
+    Raises:
+        ValueError: the split has no clip.
+    """
+    rows = _manifest(Path(corpus), split, limit)
+    if not rows:
+        raise ValueError(f"{corpus}: no clip in split {split!r}")
+    audio_parts, cursor, pad = [], 0, BUFFER_OFS
+    offs, tables = [], {k: [] for k in ("t", "b", "s", "e", "x", "c", "f", "n")}
+    for ci, row in enumerate(rows):
+        with np.load(Path(corpus) / row["npz"]) as data:
+            n = int(data["weights_30"].shape[0])
+            bil, sil = _phone_flags(data, n)
+            explicit = np.asarray(data["emotion"], np.float32)
+        wavs = [row["wav"], *[a["wav"] for a in row.get("aug", [])][:copies]]
+        wavs += [row["wav"]] * (1 + copies - len(wavs))
+        starts = (np.arange(n) * (RATE // 10)) // (FPS // 10)
+        vers = []
+        for w in wavs:
+            pcm = read_wav_int16(Path(corpus) / w)
+            audio_parts += [np.zeros(pad, np.int16), pcm, np.zeros(pad, np.int16)]
+            vers.append(cursor + starts)
+            cursor += 2 * pad + len(pcm)
+        offs.append(np.stack(vers))
+        emo = SHOTS.index(row["emotion"]) if row["emotion"] in SHOTS else 0
+        for key, val in (("t", _clip_targets(Path(corpus), row, basis)[:n]), ("b", bil),
+                         ("s", sil), ("e", np.full(n, emo)), ("x", np.tile(explicit, (n, 1))),
+                         ("c", np.full(n, ci)), ("f", np.arange(n)),
+                         ("n", np.arange(n) < n - 1)):  # fmt: skip
+            tables[key].append(val)
+    audio_parts.append(np.zeros(BUFFER_LEN, np.int16))
+    cat = {k: np.concatenate(v) for k, v in tables.items()}
+    return FrameSet(
+        audio=np.concatenate(audio_parts), offsets=np.concatenate(offs, axis=1),
+        targets=cat["t"], bilabial=cat["b"], silence=cat["s"], emotion_id=cat["e"],
+        explicit=cat["x"].astype(np.float32), clip=cat["c"], frame=cat["f"],
+        next_ok=cat["n"], clip_ids=[r["clip_id"] for r in rows],
+    )  # fmt: skip

@@ -1,0 +1,99 @@
+"""Diffusion training smoke test, styles, seams, and the package writer through the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from a2f_actors.model_package import DiffusionPackage, load_package  # noqa: E402
+from a2f_train.train import styles  # noqa: E402
+from a2f_train.train.diffusion import lr_factor, run, seam_stats  # noqa: E402
+
+TINY = """
+hidden: 8
+channels: 8
+emb: 4
+batch: 2
+windows: 2
+steps: 2
+minutes: 5
+max_aug: 0
+limit_clips: 2
+log_every: 1
+"""
+
+
+def test_styles_are_distinct_and_deterministic() -> None:
+    w = (np.random.default_rng(0).random((40, 68)) * 0.4).astype(np.float32)
+    outs = {name: styles.apply_style(name, w) for name in styles.IDENTITIES}
+    assert all(o.shape == (40, 68) for o in outs.values())
+    np.testing.assert_array_equal(outs["ada_soft"], styles.apply_style("ada_soft", w))
+    assert np.abs(outs["ada_crisp"] - w).max() > 0.01 and np.abs(outs["ada_soft"] - w).max() > 0.01
+    for name, o in outs.items():
+        assert np.all((o >= 0) & (o <= 1)), name
+    with pytest.raises(ValueError):
+        styles.apply_style("claire", w)
+
+
+def test_styles_keep_bilabial_closures() -> None:
+    from a2f_train.character import load_default_character
+
+    ada = load_default_character()
+    rng = np.random.default_rng(0)
+    w = np.zeros((40, 68), np.float32)
+    jaw, close = styles._IDX["JawOpen"], styles._IDX["MouthClose"]
+    w[:, jaw] = rng.random(40) * 0.5
+    w[:, close] = w[:, jaw]  # closed lips (MouthClose = JawOpen) with pressing on top
+    for name in ("MouthPressLeft", "MouthPressRight", "MouthRollLower"):
+        w[:, styles._IDX[name]] = rng.random(40) * 0.3
+    for name in styles.IDENTITIES:
+        assert ada.lip_gap(styles.apply_style(name, w)).max() < 0.05, name
+
+
+def test_seam_stats_flags_a_step() -> None:
+    t = np.linspace(0, 4, 240)
+    smooth = np.stack([0.3 + 0.2 * np.sin(2 * np.pi * t)] * 68, axis=1)
+    assert seam_stats(smooth)["max_boundary_over_local"] < 1.5
+    jumpy = smooth.copy()
+    jumpy[75:] += 0.2  # a step between frames 74 and 75 (74 % 30 == 14: a window boundary)
+    assert seam_stats(jumpy)["max_boundary_over_local"] > 5
+
+
+def test_lr_factor_warmup_and_decay() -> None:
+    assert lr_factor(0, 100, 0.0, 60.0) == pytest.approx(0.05)
+    assert lr_factor(3, 100, 0.0, 60.0) == pytest.approx(1.0)
+    assert lr_factor(100, 100, 0.0, 60.0) == pytest.approx(0.05)
+    assert lr_factor(10, 100, 59.9, 60.0) < 0.06  # the wall clock ends it too
+
+
+def test_train_smoke_writes_a_package_that_animates(small_corpus: Path, tmp_path: Path) -> None:
+    from a2f_actors.animator import DiffusionAnimator
+    from a2f_actors.offline import animate_diffusion_clip
+    from a2f_actors.params import BlendshapeOutputParams
+    from a2f_train.evaluation.package_runner import onnx_infer
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    package = run(small_corpus, tmp_path / "models", cfg, seed=0)
+    assert package.name == "ada_multi_v3.0"
+    assert load_package(package).network_info.gru_latent_dim == 256
+    pkg = load_package(package)
+    assert isinstance(pkg, DiffusionPackage)
+    assert tuple(i.name for i in pkg.identities) == styles.IDENTITIES
+    for name in styles.IDENTITIES:
+        assert (package / f"bs_skin_{name}.npz").is_file()
+        assert (package / f"model_data_{name}.npz").is_file()
+    tables = BlendshapeOutputParams()
+    animator = DiffusionAnimator.from_package(pkg, "ada_soft", tables)
+    audio = np.random.default_rng(0).normal(0, 0.05, 12000).astype(np.float32)
+    clip = animate_diffusion_clip(
+        animator, audio, pkg.identities[2].model_config.face_params(), tables,
+        onnx_infer(pkg.files.network.onnx),
+    )  # fmt: skip
+    assert clip.weights.shape == (45, 68)
+    assert np.isfinite(clip.weights).all()

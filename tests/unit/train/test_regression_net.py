@@ -1,0 +1,79 @@
+"""Regression network: shapes, FLOP count, ONNX parity (tiny dims)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from a2f_train.nets.regression import (  # noqa: E402
+    RegressionNet,
+    RegressionNetConfig,
+    count_flops,
+    export_onnx,
+)
+
+TINY = RegressionNetConfig(num_skin=5, num_tongue=3, num_bands=8, channels=(8, 8, 8, 8), hidden=16)
+
+
+def _inputs(b: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, 1, 8320, generator=g) * 0.1, torch.randn(b, 1, 26, generator=g)
+
+
+def test_forward_shapes_follow_nvidia_contract():
+    net = RegressionNet(TINY).eval()
+    audio, emo = _inputs(3)
+    out = net(audio, emo)
+    assert out.shape == (3, 1, 5 + 3 + 15 + 4)
+    assert net.features(audio).shape == (3, 8 + 32, 25)
+    assert TINY.steps() == [25, 13, 7, 4]
+
+
+def test_frame_12_is_centred_on_the_target_sample():
+    net = RegressionNet(TINY)
+    audio = torch.arange(8320, dtype=torch.float32).reshape(1, 1, -1)
+    fr = net.frames(audio)
+    assert fr.shape == (1, 25, 640)
+    assert float(fr[0, 12].mean()) == pytest.approx(4159.5)
+
+
+def test_autocorrelation_is_gain_invariant_except_energy():
+    net = RegressionNet(TINY)
+    audio, _ = _inputs(2)
+    a, b = net.features(audio), net.features(audio * 4.0)
+    nb = TINY.num_bands
+    assert torch.allclose(a[:, nb + 1 :], b[:, nb + 1 :], atol=1e-4)
+    assert torch.allclose(b[:, nb] - a[:, nb], torch.full_like(a[:, nb], np.log(16.0)), atol=1e-3)
+
+
+def test_flops_of_the_shipped_size_are_in_budget():
+    total = count_flops(RegressionNetConfig(num_skin=12, num_tongue=7))["total"]
+    assert 5e6 < total < 30e6
+
+
+def test_onnx_export_names_dynamic_batch_and_parity():
+    torch.manual_seed(0)
+    net = RegressionNet(TINY).eval()
+    sess = ort.InferenceSession(export_onnx(net), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["input", "emotion"]
+    assert [o.name for o in sess.get_outputs()] == ["result"]
+    for b in (1, 4):
+        audio, emo = _inputs(b, seed=b)
+        with torch.no_grad():
+            ref = net(audio, emo).numpy()
+        got = sess.run(None, {"input": audio.numpy(), "emotion": emo.numpy()})[0]
+        assert got.shape == (b, 1, 27)
+        assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_autocorrelation_matches_the_direct_sum():
+    from a2f_train.nets.regression import autocorrelation
+
+    x = torch.randn(2, 3, 640, dtype=torch.float64)
+    got = autocorrelation(x, 32)
+    ref = torch.stack([(x[..., : 640 - k] * x[..., k:]).sum(-1) for k in range(32)], dim=-1)
+    assert got.shape == (2, 3, 32)
+    assert torch.allclose(got, ref, atol=1e-9)
