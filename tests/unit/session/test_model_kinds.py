@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -77,7 +78,10 @@ def test_a2e_emotions_reach_the_frames_when_an_a2e_model_is_served(tmp_path) -> 
         AudioEncoder(), EmotionDetector.from_settings(s), A2FInference.from_settings(s),
         BlendshapeSolver.from_settings(s),
     )  # fmt: skip
-    catalog = Catalog(s, s.nim_config())
+    cfg = s.nim_config()  # A2E is off by default in our stylization (chance-level model)
+    a2e_on = cfg.stylization.a2e.model_copy(update={"enabled": True})
+    cfg = dataclasses.replace(cfg, stylization=cfg.stylization.model_copy(update={"a2e": a2e_on}))
+    catalog = Catalog(s, cfg)
     data = pcm(2.5, seed=2)
     events = asyncio.run(collect(make_service(stages, catalog), header(), chunks_of(data, 4000)))
     assert events[-1] == StreamStatus()
