@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import bench_solver  # noqa: E402  (first: pins BLAS to 1 thread, honest per-core numbers)
 import numpy as np  # noqa: E402
 
+from deployments.triton.server import free_ports  # noqa: E402
 from loadtest import report  # noqa: E402
 from loadtest.generator import DEFAULT_CLIP_GLOB, StreamOptions, find_clips  # noqa: E402
 from loadtest.scenarios import LoadConfig, burst, max_passing, sweep  # noqa: E402
@@ -108,18 +108,6 @@ def package(arg: Path | None, tmp: Path) -> tuple[Path, str, str]:
     onnx = fixtures.build_regression(num_skin=8, num_tongue=4, seed=1).SerializeToString()
     path = make_regression_package(tmp / "synthetic", num_verts_skin=60, seed=2, onnx=onnx).parent
     return path, "synthetic_v1.0", "SYNTHETIC package (models/ada_v2.3 not found): test net"
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` free TCP ports on 127.0.0.1."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def serve_only(pkg: Path, model_id: str, tmp: Path) -> int:

@@ -31,7 +31,6 @@ import asyncio
 import os
 import resource
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from deployments.triton.repository import (
     NetworkSource,
     build_repository,
 )
-from deployments.triton.server import TritonPorts, TritonServer, group_members
+from deployments.triton.server import TritonPorts, TritonServer, free_ports, group_members
 
 MODEL = "a2f_regression_bench"
 #: Frames per request -> concurrencies (C x F, the frames in flight, stays within 1..128).
@@ -166,16 +165,6 @@ async def triton_row(url: str, pgid: int, fpr: int, concurrency: int, seconds: f
         d["infer_ns"] / 1e6 / max(done, 1),
         d["queue_ns"] / 1e6 / max(d["requests"], 1),
     )
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def spread(values: list[float]) -> str:

@@ -8,16 +8,14 @@ follow the NIM 2.0 default (eye-look shapes and TongueOut off), symmetry pairs a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from a2f_actors.model_package import BlendshapeConfig
-from a2f_actors.names import (
-    DEFAULT_INACTIVE_SKIN,
-    DEFAULT_SYMMETRY_IDS,
-    SKIN_BLENDSHAPES,
-    TONGUE_BLENDSHAPES,
-)
-from a2f_actors.params import SolverParams
+from a2f_actors.model_package.synthetic import skin_solver_config as mark_skin_config
+from a2f_actors.model_package.synthetic import tongue_solver_config as mark_tongue_config
+from a2f_actors.names import SKIN_BLENDSHAPES, TONGUE_BLENDSHAPES
 
 #: Cancel pairs: after the first solve, the smaller weight of each pair is forced to 0.
 SKIN_CANCEL_IDS: dict[str, int] = {
@@ -34,41 +32,19 @@ def bbox_diagonal(vertices: np.ndarray) -> float:
     return round(float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))), 4)
 
 
+def _with_bb(config: BlendshapeConfig, neutral: np.ndarray, **changes: object) -> BlendshapeConfig:
+    """Mark's ``config`` with our templateBBSize (and any other field ``changes``)."""
+    params = replace(config.params, template_bb_size=bbox_diagonal(neutral))
+    return replace(config, params=params, **changes)
+
+
 def skin_solver_config(neutral: np.ndarray) -> BlendshapeConfig:
     """Skin solver config; ``neutral`` [V, 3] sets templateBBSize."""
-    n = len(SKIN_BLENDSHAPES)
-    return BlendshapeConfig(
-        params=SolverParams(
-            l1_reg=0.5,
-            l2_reg=0.5,
-            symmetry_reg=100.0,
-            temporal_reg=0.3,
-            template_bb_size=bbox_diagonal(neutral),
-        ),
-        num_poses=n,
-        active_poses=tuple(0 if s in DEFAULT_INACTIVE_SKIN else 1 for s in SKIN_BLENDSHAPES),
-        cancel_poses=tuple(SKIN_CANCEL_IDS.get(s, -1) for s in SKIN_BLENDSHAPES),
-        symmetry_poses=tuple(DEFAULT_SYMMETRY_IDS.get(s, -1) for s in SKIN_BLENDSHAPES),
-        weight_multipliers=(1.0,) * n,
-        weight_offsets=(0.0,) * n,
-    )
+    cancel = tuple(SKIN_CANCEL_IDS.get(s, -1) for s in SKIN_BLENDSHAPES)
+    return _with_bb(mark_skin_config(), neutral, cancel_poses=cancel)
 
 
 def tongue_solver_config(neutral: np.ndarray) -> BlendshapeConfig:
     """Tongue solver config (Mark's strengths, all 16 active, no pairs)."""
-    n = len(TONGUE_BLENDSHAPES)
-    return BlendshapeConfig(
-        params=SolverParams(
-            l1_reg=1.0,
-            l2_reg=3.5,
-            symmetry_reg=100.0,
-            temporal_reg=5.0,
-            template_bb_size=bbox_diagonal(neutral),
-        ),
-        num_poses=n,
-        active_poses=(1,) * n,
-        cancel_poses=(-1,) * n,
-        symmetry_poses=(-1,) * n,
-        weight_multipliers=tuple(_TONGUE_GAINS.get(s, 1.0) for s in TONGUE_BLENDSHAPES),
-        weight_offsets=(0.0,) * n,
-    )
+    gains = tuple(_TONGUE_GAINS.get(s, 1.0) for s in TONGUE_BLENDSHAPES)
+    return _with_bb(mark_tongue_config(), neutral, weight_multipliers=gains)

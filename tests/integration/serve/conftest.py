@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,21 +18,11 @@ import pytest
 from a2f_actors.model_package.synthetic import make_regression_package
 from deployments.settings import DeploymentOptions, ModelEntry, ServeSettings
 from deployments.triton import fixtures
+from deployments.triton.server import free_ports
 
 PROJECT_DIR = str(Path(__file__).resolve().parents[3])
 MODEL_ID = "tiny_v1.0"
 OTHER_MODEL_ID = "tiny_v2.0"
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def make_settings(root: Path, ports: list[int], backend: str = "triton") -> ServeSettings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,18 +10,7 @@ import pytest
 
 from deployments.triton import fixtures
 from deployments.triton.repository import BuildOptions, NetworkSource, build_repository
-from deployments.triton.server import ServerState, TritonPorts, TritonServer
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from deployments.triton.server import ServerState, TritonPorts, TritonServer, free_ports
 
 
 def make_sources(root: Path) -> list[NetworkSource]:
