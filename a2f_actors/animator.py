@@ -148,6 +148,16 @@ def output_arrays(
     return mult, offs, clamp
 
 
+def split_rows(rows: np.ndarray, sizes: tuple[int, int, int, int]) -> tuple[np.ndarray, ...]:
+    """Split network rows ``[T, F, R]`` into skin, tongue, jaw ``[T, F, 5, 3]`` and eyes.
+
+    ``sizes`` are the (skin, tongue, jaw, eyes) widths: NVIDIA's output order for both networks.
+    """
+    s, t, j, e = sizes
+    jaw = rows[..., s + t : s + t + j].reshape((*rows.shape[:2], 5, 3))
+    return rows[..., :s], rows[..., s : s + t], jaw, rows[..., s + t + j : s + t + j + e]
+
+
 @dataclass(frozen=True, eq=False)
 class _Common:
     """Data both animators share: solvers, compact builder, tongue, jaw and eyes."""
@@ -309,12 +319,8 @@ class RegressionAnimator(_Common):
         Returns:
             ``(frames, new_state)``.
         """
-        s, t = self.num_skin, self.num_tongue
-        skin = result[..., :s]
-        tongue = result[..., s : s + t]
-        jaw = result[..., s + t : s + t + 15].reshape((*result.shape[:2], 5, 3))
-        eyes = result[..., s + t + 15 : s + t + 19]
-        return self.finish(skin, tongue, jaw, eyes, params, outputs, state)
+        parts = split_rows(result, (self.num_skin, self.num_tongue, 15, 4))
+        return self.finish(*parts, params, outputs, state)
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,10 +383,6 @@ class DiffusionAnimator(_Common):
             outputs: :func:`output_arrays` of the tracks.
             state: the tracks' :class:`AnimState`.
         """
-        s, t, j, e = self.sizes
-        compact = self.compact_for(params)
-        skin = project_deltas(compact, prediction[..., :s])
-        tongue = prediction[..., s : s + t]
-        jaw = prediction[..., s + t : s + t + j].reshape((*prediction.shape[:2], 5, 3))
-        eyes = prediction[..., s + t + j : s + t + j + e]
+        skin, tongue, jaw, eyes = split_rows(prediction, self.sizes)
+        skin = project_deltas(self.compact_for(params), skin)
         return self.finish(skin, tongue, jaw, eyes, params, outputs, state)
