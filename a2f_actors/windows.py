@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from a2f_actors.errors import AudioError
 
@@ -293,6 +294,13 @@ def cut_windows(
         ValueError: A window reads a sample in [0, sample_offset), already dropped.
     """
     starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    rel0 = starts - sample_offset
+    if len(starts) and rel0.min() >= 0 and rel0.max() + size <= len(samples):
+        # Fast path (every window inside the buffer, the streaming case; nothing dropped is
+        # read): one gather of contiguous rows instead of an int64 index matrix, a mask and a
+        # clip.
+        out = sliding_window_view(np.asarray(samples, np.float32), size)[rel0]
+        return out * np.float32(gain) if gain != 1.0 else out
     idx = starts[:, None] + np.arange(size, dtype=np.int64)[None, :]
     if len(starts) and sample_offset > 0 and np.any((idx >= 0) & (idx < sample_offset)):
         raise ValueError(

@@ -19,6 +19,7 @@ additionally merges the calls of several replicas. No ``@serve.batch``.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,14 +99,20 @@ class A2FInference:
         networks: model id -> :class:`NetworkInfo`.
         backend: the inference backend.
         max_batch: most rows per backend call.
+        concurrency: backend calls in flight at once within one stage call.
     """
 
     def __init__(
-        self, networks: Mapping[str, NetworkInfo], backend: InferenceBackend, max_batch: int = 64
+        self,
+        networks: Mapping[str, NetworkInfo],
+        backend: InferenceBackend,
+        max_batch: int = 64,
+        concurrency: int = 2,
     ) -> None:
         self.networks = dict(networks)
         self.backend = backend
         self.max_batch = max_batch
+        self.concurrency = concurrency
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> A2FInference:
@@ -139,12 +146,23 @@ class A2FInference:
             return [rec.InferResult(it.stream_id, empty, it.latents, error) for it in items]
 
     async def _run(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Backend calls of at most ``max_batch`` rows, outputs concatenated."""
+        """Backend calls of at most ``max_batch`` rows, ``concurrency`` in flight at once.
+
+        A burst tick carries thousands of windows: sub-batches in flight together keep every
+        Triton instance busy (2 on CPU) instead of one after the other.
+        """
         n = next(iter(inputs.values())).shape[0]
-        parts = []
-        for lo in range(0, n, self.max_batch):
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(lo: int) -> dict[str, np.ndarray]:
             chunk = {k: v[lo : lo + self.max_batch] for k, v in inputs.items()}
-            parts.append(await self.backend.infer(name, chunk))
+            async with gate:
+                return await self.backend.infer(name, chunk)
+
+        if n <= self.max_batch:
+            parts = [await one(0)]
+        else:
+            parts = await asyncio.gather(*(one(lo) for lo in range(0, n, self.max_batch)))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     async def _regression(self, net: NetworkInfo, items: list[rec.InferItem]) -> list:

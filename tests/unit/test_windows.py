@@ -186,6 +186,18 @@ def test_cut_windows_reads_absolute_indices_when_offset_buffer():
     np.testing.assert_array_equal(out, [[100, 101, 102, 103], [107, 108, 109, 0]])
 
 
+def test_cut_windows_inside_buffer_equals_padded_gather():
+    # windows fully inside the buffer take the fast path; edge windows the general one
+    rng = np.random.default_rng(3)
+    samples = rng.standard_normal(50).astype(np.float32)
+    padded = np.concatenate([np.zeros(20, np.float32), samples, np.zeros(20, np.float32)])
+    for starts in ([0, 7, 40], [-4, 45], [3]):
+        out = cut_windows(samples, 0, np.array(starts), 10, gain=0.5)
+        expected = np.stack([padded[20 + s : 30 + s] for s in starts]) * np.float32(0.5)
+        np.testing.assert_array_equal(out, expected)
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+
+
 def test_cut_windows_raises_when_reading_dropped_samples():
     with pytest.raises(ValueError, match="dropped"):
         cut_windows(np.zeros(10, np.float32), 100, np.array([95]), 10)

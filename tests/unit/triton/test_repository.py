@@ -144,7 +144,9 @@ def test_hand_edited_or_foreign_entry_is_stale(
 ) -> None:
     build_repository(sources[:1], tmp_path)
     config = tmp_path / "a2f_regression_t" / "config.pbtxt"
-    config.write_text(config.read_text().replace("count: 1", "count: 2"))
+    edited = config.read_text().replace("max_batch_size: 64", "max_batch_size: 32")
+    assert edited != config.read_text()
+    config.write_text(edited)
     (foreign := tmp_path / "a2e_t").mkdir()
     reports = {r.model: r for r in build_repository([sources[0], sources[2]], tmp_path)}
     assert reports["a2f_regression_t"].status == "stale"
