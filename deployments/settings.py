@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -69,6 +69,33 @@ class DeploymentOptions(_Strict):
     max_replicas: int = Field(2, ge=1, le=1000, description="autoscaling upper bound")
     target_ongoing_requests: float = Field(2, gt=0, le=1000, description="autoscaling target")
     max_ongoing_requests: int = Field(16, ge=1, le=100000, description="per-replica queue cap")
+    upscale_delay_s: float = Field(3, ge=0, le=3600, description="autoscaling: wait to scale up")
+    downscale_delay_s: float = Field(
+        30, ge=0, le=3600, description="autoscaling: wait to scale down"
+    )
+    look_back_period_s: float | None = Field(
+        None,
+        gt=10,
+        le=3600,
+        description="autoscaling: metrics window (None = Serve's 30 s; Serve wants > 10 s)",
+    )
+    autoscaling_metric: Literal["ongoing_requests", "work"] = Field(
+        "ongoing_requests",
+        description="ongoing_requests: Serve's default policy (a batched stage sees <= 1 call "
+        "per ingress); work: the stage's windows or frames per second (autoscaling.py)",
+    )
+    target_work_per_replica: float = Field(
+        120, gt=0, le=1e7, description="work autoscaling: windows/frames per second per replica"
+    )
+    # --- placement (issue #9; docs/scale_out.md) ---
+    num_gpus: float = Field(0, ge=0, le=64, description="GPUs (or fractions) per replica")
+    resources: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Ray custom resources per replica, e.g. {a2f_triton_node: 1}",
+    )
+    max_replicas_per_node: int | None = Field(
+        None, ge=1, le=1000, description="cap of replicas on one node (None = no cap)"
+    )
 
 
 def _default_deployments() -> dict[str, DeploymentOptions]:
@@ -104,6 +131,11 @@ class ServeSettings(_Strict):
     a2e_model: str | None = Field(None, description="A2E model id; None = emotion detection off")
     fps: int = Field(30, ge=1, le=240, description="regression output frames per second")
     tick_ms: float = Field(30, ge=1, le=1000, description="session scheduler tick")
+    encode_in_ingress: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="decode + resample + schedule in the ingress instead of the AudioEncoder "
+        "hop: auto = for 16 kHz streams only (no resampling: the hop would carry no work)",
+    )
     stage_attempts: int = Field(3, ge=1, le=20, description="tries per stage call")
     retry_backoff_ms: float = Field(50, ge=0, le=10000, description="first retry delay")
     stage_timeout_s: float = Field(30, gt=0, le=600, description="deadline per stage call")

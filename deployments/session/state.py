@@ -237,13 +237,15 @@ class Session:
 
     # --- stage 3: inference ----------------------------------------------------------------------
 
-    def take_infer(self) -> rec.InferItem | None:
-        """The runnable windows whose emotions are known, or None."""
+    def take_infer(self, limit: int | None = None) -> rec.InferItem | None:
+        """The runnable windows whose emotions are known (at most ``limit``), or None."""
         if self.error or len(self.pending) == 0:
             return None
         emotion, n = wq.window_emotions(
             self.pending, self.spec.kind, self.user, self.detected, self.default_emotion
         )
+        if limit is not None:
+            n = min(n, limit)
         if n == 0:
             return None
         batch, _ = wq.split(self.pending, n)
@@ -272,7 +274,7 @@ class Session:
 
     def take_solve(self) -> rec.SolveItem | None:
         """All queued rows, or None."""
-        if self.error or not self.solvable:
+        if self.error or not self.solvable or "solve" in self._inflight:
             return None
         rows = np.concatenate([s.rows for s in self.solvable])
         item = rec.SolveItem(

@@ -3,7 +3,9 @@
 Every ``tick_s`` (default 30 ms) one tick collects, across ALL sessions of the replica, what is
 ready for each stage and makes ONE call per stage (encode -> detect -> infer -> solve), so the
 number of inter-deployment calls per second is bounded by ``4 / tick_s`` whatever the number of
-streams (architecture principle 6). Ticks run one after the other, so a session's windows stay
+streams (architecture principle 6). Streams already at 16 kHz are encoded here instead
+(``encode_in_ingress``): without resampling the AudioEncoder hop would carry no work, only
+latency. Ticks run one after the other, so a session's windows stay
 in order; a diffusion stream's windows are additionally run in order inside the stage.
 
 A stage call that raises (replica died, backend unavailable, timeout) is retried with the SAME
@@ -25,13 +27,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from a2f_actors.audio import AudioLimits, check_buffer_length, check_clip_length
+from a2f_actors.windows import SAMPLE_RATE_HZ as RATE
 from deployments import observability as obs  # issue #8: metrics + tracing hooks
+from deployments.audio_encoder import AudioEncoder
 from deployments.session import records as rec
 from deployments.session.errors import ServiceError, StatusCode
 from deployments.session.handle import StreamHandle, open_session
 from deployments.session.state import Session
 
 log = logging.getLogger(__name__)
+#: The encode stage's code, run here for streams that need no resampling (pure, stateless).
+_LOCAL_ENCODER = AudioEncoder()
 
 
 class Pipeline(Protocol):
@@ -64,6 +70,16 @@ class TickOptions:
         backoff_s: delay before the first retry (doubles each retry).
         timeout_s: deadline of one stage call.
         max_streams: sessions a replica accepts (RESOURCE_EXHAUSTED beyond).
+        encode_in_ingress: where the encode stage runs: ``auto`` = in this process for streams
+            already at 16 kHz (decoding PCM16 and advancing the window schedule take
+            microseconds, while a Serve hop costs milliseconds of latency on every tick),
+            through the AudioEncoder deployment for streams that need resampling; ``always`` /
+            ``never`` = every stream here / through the deployment.
+        overlap_solve: start a tick's solve call and go on with the next tick (see
+            :meth:`SessionManager.tick`); False runs the stages strictly in sequence.
+        max_infer_windows: most network windows of ONE stream per tick (None: all). A stream
+            in real time has 1-2 per tick; a burst's thousands are cut into ticks so that its
+            inference and solving overlap instead of running one after the other.
     """
 
     tick_s: float = 0.03
@@ -71,6 +87,9 @@ class TickOptions:
     backoff_s: float = 0.05
     timeout_s: float = 30.0
     max_streams: int = 1000
+    encode_in_ingress: str = "auto"
+    overlap_solve: bool = True
+    max_infer_windows: int | None = 32
 
 
 class StageFailed(RuntimeError):
@@ -116,6 +135,7 @@ class SessionManager:
         self.ticks = 0
         self._ids = itertools.count()
         self._loop_task: asyncio.Task[None] | None = None
+        self._solving: asyncio.Task[None] | None = None
 
     # --- sessions ------------------------------------------------------------------------------
 
@@ -166,27 +186,89 @@ class SessionManager:
             await asyncio.sleep(max(0.0, self.options.tick_s - (time.monotonic() - started)))
 
     async def tick(self) -> None:
-        """Move every session one step through every stage (one call per stage)."""
+        """Move every session one step through every stage (one call per stage).
+
+        With ``overlap_solve`` the solve call is started and left running: the next tick's
+        encode and inference run while it solves (the two stages use different replicas and
+        cores), and that tick waits for it only before starting its own solve, so one solve
+        call is in flight at a time and every stream's frames stay in order.
+        """
         self.ticks += 1
         tick_start = time.monotonic()  # observability hook (issue #8)
         for method, take, apply in _STAGES:
-            sessions = [h.session for h in self.handles.values()]
-            pairs = [(s, item) for s in sessions if (item := getattr(s, take)()) is not None]
-            if not pairs:
+            if method == "solve" and self.options.overlap_solve:
+                if self._solving is not None:
+                    await self._solving
+                pairs = self._take(take)
+                self._solving = None
+                if pairs:
+                    stage = self._stage(method, apply, pairs, tick_start, wake=True)
+                    self._solving = asyncio.get_running_loop().create_task(stage)
                 continue
-            items = [item for _, item in pairs]
-            try:
-                with obs.stage_call(method, items, tick_start):  # observability hook (issue #8)
-                    results = await self._call(method, getattr(self.pipeline, method), items)
-            except StageFailed as exc:
-                for session, _ in pairs:
-                    session.fail(StatusCode.UNAVAILABLE, str(exc))
-                continue
+            pairs = self._take(take)
+            if method == "encode" and pairs:
+                pairs = self._encode_here(pairs, tick_start)
+            await self._stage(method, apply, pairs, tick_start)
+        self._wake()
+
+    def _take(self, take: str) -> list[tuple[Session, Any]]:
+        sessions = [h.session for h in self.handles.values()]
+        kw = {"limit": self.options.max_infer_windows} if take == "take_infer" else {}
+        return [(s, item) for s in sessions if (item := getattr(s, take)(**kw)) is not None]
+
+    def _wake(self) -> None:
+        for handle in list(self.handles.values()):
+            handle.wake()
+
+    async def _stage(
+        self,
+        method: str,
+        apply: str,
+        pairs: list[tuple[Session, Any]],
+        tick_start: float,
+        wake: bool = False,
+    ) -> None:
+        """One batched call of ``method`` for ``pairs``; apply each result exactly once."""
+        if not pairs:
+            return
+        items = [item for _, item in pairs]
+        results = None
+        try:
+            with obs.stage_call(method, items, tick_start):  # observability hook (issue #8)
+                results = await self._call(method, getattr(self.pipeline, method), items)
+        except StageFailed as exc:
+            for session, _ in pairs:
+                session.fail(StatusCode.UNAVAILABLE, str(exc))
+        except Exception as exc:  # an overlapped solve runs as a task: never lose the streams
+            log.exception("stage %s failed", method)
+            for session, _ in pairs:
+                session.fail(StatusCode.INTERNAL, f"stage '{method}' failed: {exc}")
+        if results is not None:
             for (session, _), result in zip(pairs, results, strict=True):
                 if session.error is None:
                     getattr(session, apply)(result)
-        for handle in list(self.handles.values()):
-            handle.wake()
+        if wake:
+            self._wake()
+
+    def _encode_here(self, pairs: list[tuple[Session, Any]], tick_start: float) -> list:
+        """Encode in this process the streams that need no resampling; return the others."""
+        where = self.options.encode_in_ingress
+        here: list[tuple[Session, Any]] = []
+        there: list[tuple[Session, Any]] = []
+        for session, item in pairs:
+            local = where == "always" or (where == "auto" and session.spec.sample_rate == RATE)
+            (here if local else there).append((session, item))
+        if here:
+            with obs.stage_call("encode", [item for _, item in here], tick_start):
+                for session, item in here:
+                    try:
+                        result = _LOCAL_ENCODER.encode_one(item)
+                    except Exception as exc:  # a bug, not bad audio (that is a StageError)
+                        log.exception("local encode failed")
+                        session.fail(StatusCode.INTERNAL, f"encoding the audio failed: {exc}")
+                        continue
+                    session.apply_encode(result)
+        return there
 
     async def _call(
         self, name: str, fn: Callable[[list[Any]], Awaitable[list[Any]]], items: list[Any]
@@ -219,6 +301,10 @@ class SessionManager:
             handle.session.fail(StatusCode.UNAVAILABLE, "the server is shutting down")
             handle.wake()
         self.handles.clear()
+        if self._solving is not None:
+            self._solving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._solving
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -49,6 +49,7 @@ def service_from_settings(
         attempts=settings.stage_attempts,
         backoff_s=settings.retry_backoff_ms / 1000.0,
         timeout_s=settings.stage_timeout_s,
+        encode_in_ingress=settings.encode_in_ingress,
     )
     manager = SessionManager(
         pipeline, Catalog(settings, config), limits, ticks, a2e_skip=adv.a2e.inference_interval - 1

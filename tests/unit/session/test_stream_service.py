@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from a2f_actors import windows as win
 from deployments.ingress.service import Frame, StatusCode, StreamEnd, StreamStart, StreamStatus
@@ -51,12 +52,16 @@ def test_retried_stage_calls_give_identical_frames_when_calls_fail_then_succeed(
     data = pcm(1.0, seed=3)
     clean = asyncio.run(collect(make_service(stages, catalog), header(), chunks_of(data)))
     flaky = FlakyPipeline(stages, fail=2)
-    retried = asyncio.run(collect(make_service(flaky, catalog), header(), chunks_of(data)))
+    via_hops = TickOptions(tick_s=0.005, backoff_s=0.001, encode_in_ingress="never")
+    retried = asyncio.run(
+        collect(make_service(flaky, catalog, tick=via_hops), header(), chunks_of(data))
+    )
     assert flaky.failures == {"encode": 2, "infer": 2, "solve": 2}
     a, b = frames_of(clean), frames_of(retried)
     assert [f.frame_index for f in b] == [f.frame_index for f in a]
-    np.testing.assert_array_equal(
-        np.stack([f.weights for f in a]), np.stack([f.weights for f in b])
+    # solve batches follow timing (overlapped ticks): equal up to float rounding
+    np.testing.assert_allclose(
+        np.stack([f.weights for f in a]), np.stack([f.weights for f in b]), atol=1e-6
     )
     assert retried[-1] == StreamStatus()
 
@@ -124,3 +129,100 @@ def test_streams_keep_their_own_parameters_when_run_together(stages, catalog) ->
         mixed = np.stack([f.weights for f in frames_of(events)])
         np.testing.assert_allclose(mixed, run_alone(hdr), atol=1e-6)
     assert not np.array_equal(run_alone(a_hdr), run_alone(b_hdr))
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_encode_runs_in_ingress_only_for_16khz_streams_when_auto(stages, catalog, rate) -> None:
+    # auto: a 16 kHz stream needs no resampling, so its encode runs in the ingress (no hop);
+    # a 48 kHz stream still goes through the AudioEncoder stage. Frames are identical either way.
+    data = pcm(0.6, rate=rate, seed=5)
+    runs = {}
+    for where in ("auto", "never"):
+        counting = CountingPipeline(stages)
+        tick = TickOptions(tick_s=0.005, backoff_s=0.001, encode_in_ingress=where)
+        service = make_service(counting, catalog, tick=tick)
+        events = asyncio.run(collect(service, header(rate), chunks_of(data)))
+        assert events[-1] == StreamStatus()
+        runs[where] = (counting.sizes, frames_of(events))
+    (auto_calls, auto_frames), (hop_calls, hop_frames) = runs["auto"], runs["never"]
+    assert ("encode" in auto_calls) == (rate != 16000)
+    assert "encode" in hop_calls and "infer" in auto_calls
+    np.testing.assert_allclose(  # solve batches follow timing: float rounding only
+        np.stack([f.weights for f in auto_frames]),
+        np.stack([f.weights for f in hop_frames]),
+        atol=1e-6,
+    )
+
+
+class SlowSolvePipeline:
+    """Delegates; solve calls sleep, and the calls in flight at each call start are recorded."""
+
+    def __init__(self, inner, solve_s: float) -> None:
+        self.inner, self.solve_s = inner, solve_s
+        self.running: set[str] = set()
+        self.overlaps: list[tuple[str, set[str]]] = []
+
+    def __getattr__(self, name: str):
+        async def call(items):
+            self.overlaps.append((name, set(self.running)))
+            self.running.add(name)
+            try:
+                if name == "solve":
+                    await asyncio.sleep(self.solve_s)
+                return await getattr(self.inner, name)(items)
+            finally:
+                self.running.discard(name)
+
+        return call
+
+
+def test_overlapped_solve_runs_beside_next_inference_and_keeps_frames_identical(
+    stages, catalog
+) -> None:
+    data = pcm(1.2, seed=7)
+    runs = {}
+    for overlap in (False, True):
+        slow = SlowSolvePipeline(stages, solve_s=0.02)
+        tick = TickOptions(tick_s=0.005, backoff_s=0.001, overlap_solve=overlap)
+        service = make_service(slow, catalog, tick=tick)
+        events = asyncio.run(collect(service, header(), chunks_of(data, 1600, 0.01)))
+        assert events[-1] == StreamStatus()
+        runs[overlap] = (slow.overlaps, frames_of(events))
+    (seq_overlaps, seq_frames), (ovl_overlaps, ovl_frames) = runs[False], runs[True]
+    assert not any(running for _, running in seq_overlaps)  # strictly one stage at a time
+    assert any(n == "infer" and "solve" in running for n, running in ovl_overlaps)
+    # never two solve calls at once: a stream's frames come from one solve after the other
+    assert not any(n == "solve" and "solve" in running for n, running in ovl_overlaps)
+    assert [f.frame_index for f in ovl_frames] == list(range(len(seq_frames)))
+    # the solver batches frames differently when ticks overlap: float rounding only
+    np.testing.assert_allclose(
+        np.stack([f.weights for f in ovl_frames]),
+        np.stack([f.weights for f in seq_frames]),
+        atol=1e-6,
+    )
+
+
+def test_burst_is_cut_into_ticks_of_at_most_max_infer_windows_per_stream(stages, catalog) -> None:
+    windows: list[int] = []
+
+    class Recording:
+        def __getattr__(self, name: str):
+            async def call(items):
+                if name == "infer":
+                    windows.extend(len(item.starts) for item in items)
+                return await getattr(stages, name)(items)
+
+            return call
+
+    data = pcm(1.5, seed=11)
+    capped = TickOptions(tick_s=0.002, backoff_s=0.001, max_infer_windows=4)
+    service = make_service(Recording(), catalog, tick=capped)
+    events = asyncio.run(collect(service, header(), chunks_of(data)))
+    whole = asyncio.run(collect(make_service(stages, catalog), header(), chunks_of(data)))
+    assert events[-1] == StreamStatus() and max(windows) == 4 and len(windows) > 5
+    assert sum(windows) == len(frames_of(whole)) == len(frames_of(events))
+    np.testing.assert_allclose(
+        np.stack([f.weights for f in frames_of(events)]),
+        np.stack([f.weights for f in frames_of(whole)]),
+        atol=1e-6,
+    )
