@@ -172,6 +172,7 @@ def start_cluster(pkg: Path, model_id: str, tmp: Path) -> list[str]:
     )  # fmt: skip
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
+        address="local",  # a new instance, never a `ray start` cluster on this host
         num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
         _metrics_export_port=ports[5], runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )  # fmt: skip

@@ -92,7 +92,7 @@ def local_cluster(settings: ServeSettings, num_cpus: int) -> Iterator[int]:
     from deployments.triton.server import stop_from_state
 
     metrics = {"_metrics_export_port": settings.metrics_port} if settings.metrics_port else {}
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
              logging_level="WARNING", **metrics)  # fmt: skip
     try:
         serve.start(http_options={"host": settings.http_host, "port": settings.http_port})

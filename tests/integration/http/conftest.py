@@ -92,6 +92,7 @@ def http_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpClust
     if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(
+            address="local",  # a new instance, never a `ray start` cluster on this host
             num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
             runtime_env={"env_vars": {"PYTHONPATH": PROJECT_DIR, "RAY_USAGE_STATS_ENABLED": "0"}},
         )  # fmt: skip

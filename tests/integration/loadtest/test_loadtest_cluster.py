@@ -36,6 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     settings = make_settings(root, ports[:5])
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
+        address="local",  # a new instance, never a `ray start` cluster on this host
         num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
         _metrics_export_port=ports[5],
         runtime_env={"env_vars": {"PYTHONPATH": PROJECT_DIR, "RAY_USAGE_STATS_ENABLED": "0"}},

@@ -73,6 +73,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     settings = make_settings(root, ports)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
+        address="local",  # a new instance, never a `ray start` cluster on this host
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
