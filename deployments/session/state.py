@@ -124,6 +124,7 @@ class Session:
         self.anim: AnimState | None = None
         self.solvable: list[_Solvable] = []
         self.audio_out = 0  # next 16 kHz sample of the returned audio
+        self._fps = Fraction(s.fps)  # exact, as the time codes use it
         self.default_emotion = np.asarray(s.params.emotion.beginning_emotion, np.float32)
         self._inflight: dict[str, object] = {}
 
@@ -297,27 +298,41 @@ class Session:
         emotions = np.concatenate([p.emotions for p in parts])
         jaw = res.jaw.reshape(-1, 4, 4).transpose(0, 2, 1)  # SDK column-major -> matrix
         last = self.encoded_closed and not len(self.pending) and not self.solvable
+        audio = self._audio_slices([int(f) for f in frames], last)
         for i in range(len(frames)):
             bf = BlendshapeFrame(
                 int(frames[i]), float(codes[i]), res.weights[i], jaw[i], res.eyes[i], emotions[i]
             )
-            final = last and i == len(frames) - 1
             keys, self.new_user_keys = tuple(self.new_user_keys), []
-            self.outbox.append(OutFrame(bf, self._audio_slice(int(frames[i]), final), keys))
+            self.outbox.append(OutFrame(bf, audio[i], keys))
         self.frames_out += len(frames)
         self._drop_audio()
 
     # --- audio bookkeeping -----------------------------------------------------------------------
 
-    def _audio_slice(self, frame: int, final: bool) -> bytes:
-        """PCM16 of the 16 kHz input covered by ``frame`` (the final frame takes the rest)."""
-        end = (frame + 1) * win.SAMPLE_RATE_HZ * Fraction(1) / Fraction(self.spec.fps)
-        end = self.acc.total if final else min(int(end), self.acc.total)
-        lo = max(self.audio_out, self.acc.offset)
-        chunk = self.acc.samples[lo - self.acc.offset : max(lo, end) - self.acc.offset]
-        self.audio_out = max(self.audio_out, end)
-        pcm = np.clip(np.round(chunk * PCM16_SCALE), -32768, 32767).astype("<i2")
-        return pcm.tobytes()
+    def _audio_slices(self, frames: list[int], final: bool) -> list[bytes]:
+        """PCM16 of the 16 kHz input covered by each of ``frames`` (in order).
+
+        Frame ``f`` ends at sample ``floor((f + 1) * 16000 / fps)``; the final frame of the
+        stream (``final``: the last of ``frames`` is the stream's last) takes the rest. The
+        covered span is converted to PCM16 once and cut, not per frame.
+        """
+        total, offset = self.acc.total, self.acc.offset
+        num, den = self._fps.numerator, self._fps.denominator
+        bounds, out = [], self.audio_out
+        for i, frame in enumerate(frames):
+            end = (frame + 1) * win.SAMPLE_RATE_HZ * den // num
+            end = total if final and i == len(frames) - 1 else min(end, total)
+            lo = max(out, offset)
+            bounds.append((lo, max(lo, end)))
+            out = max(out, end)
+        if not bounds:
+            return []
+        first = bounds[0][0]
+        span = self.acc.samples[first - offset : max(hi for _, hi in bounds) - offset]
+        pcm = np.clip(np.round(span * PCM16_SCALE), -32768, 32767).astype("<i2").tobytes()
+        self.audio_out = out
+        return [pcm[2 * (lo - first) : 2 * (hi - first)] for lo, hi in bounds]
 
     def _drop_audio(self) -> None:
         """Forget samples no window and no returned-audio slice will read again."""
