@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver bench-models bench-capacity clean
+.PHONY: help install sysdeps run test test-unit lint data train bench bench-resample bench-solver bench-models bench-capacity scale-out clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,7 @@ train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs
 	$(VENV)/bin/a2f train regression --seed 0
 	$(VENV)/bin/a2f train regression --seed 1 --config a2f_train/train/presets/regression_finetune.yaml
 	$(VENV)/bin/a2f train diffusion
+	$(VENV)/bin/a2f train diffusion --config a2f_train/train/presets/diffusion_finetune.yaml
 	$(VENV)/bin/a2f train emotion
 
 bench-resample: $(STAMP) ## resampler accuracy and speed
@@ -73,6 +74,9 @@ bench-capacity: $(STAMP) ## capacity: raw model, Triton, Serve pipeline (serving
 	$(PY) benchmarks/bench_capacity.py
 
 bench: bench-resample bench-solver bench-models bench-capacity ## all benchmarks
+
+scale-out: $(STAMP) $(SYS_STAMP) ## 3 Ray nodes on this host: autoscaling ramp, replicas sampled, stop (docs/scale_out.md)
+	cluster/local_multinode.sh --levels 1,8,16,2 --duration-s 30 --tail-s 40 --out results/scale_out/ramp
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

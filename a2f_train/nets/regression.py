@@ -63,6 +63,10 @@ class RegressionNetConfig:
         emo_dim: emotion embedding width concatenated before each conv layer.
         channels: conv widths; strides are 1 then 2 for every further layer.
         hidden: width of the fully connected layer.
+        band_norm: subtract, per band, the window's mean log band power over its 25 frames
+            (a per-window "cepstral mean" normalisation: a fixed microphone/room EQ is a
+            constant offset per band in the log domain and cancels); the absolute frame
+            energy ``log r0`` is kept, so silence stays detectable.
     """
 
     num_skin: int
@@ -78,6 +82,7 @@ class RegressionNetConfig:
     emo_dim: int = 16
     channels: tuple[int, ...] = field(default=(160, 192, 224, 256))
     hidden: int = 256
+    band_norm: bool = False
 
     @property
     def result_size(self) -> int:
@@ -188,6 +193,8 @@ class RegressionNet(nn.Module):
         nb = self.cfg.num_bands
         power = spec[..., :nb] ** 2 + spec[..., nb:] ** 2
         logpow = torch.log(power + EPS)
+        if self.cfg.band_norm:
+            logpow = logpow - logpow.mean(dim=1, keepdim=True)
         x = (fr - fr.mean(dim=2, keepdim=True)) * self.hann
         r = autocorrelation(x, self.cfg.autocorr)
         r0 = r[..., :1]

@@ -21,6 +21,11 @@ Per-frame arrays (``F`` = frames of all clips of the split, ``D = S + T + 15 + 4
 
 Each frame has ``1 + copies`` audio versions (clean, then augmented); ``offsets[v, f]`` is
 the buffer start of frame ``f``'s window in version ``v``.
+
+On-the-fly speaker/channel augmentation (:func:`warped_windows`, :func:`random_channel`):
+speed perturbation (Kaldi-style: the audio is resampled by a factor ``s``, so tempo, pitch and
+formants all scale by ``s``; the caller time-warps the targets accordingly) and a random
+channel (smooth EQ curve, optional band limits), both applied in one FFT per window.
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ __all__ = [
     "FrameSet",
     "load_frames",
     "package_basis",
+    "random_channel",
     "read_wav_int16",
+    "warp_segment",
+    "warped_windows",
 ]
 
 RATE = 16000
@@ -131,8 +139,115 @@ class FrameSet:
         return self.audio[idx].astype(np.float32) / 32768.0
 
 
-def _phone_flags(data: np.lib.npyio.NpzFile, n: int) -> tuple[np.ndarray, np.ndarray]:
-    t = np.arange(n) / FPS
+#: Extra context each side of a warped window, so the FFT's circular edges stay outside it.
+WARP_MARGIN = 640
+_WARP_LEN = BUFFER_LEN + 2 * WARP_MARGIN  # 9600 samples: 9600 * s is an integer for s = k/240
+_EQ_KNOTS_HZ = np.array([60.0, 150.0, 350.0, 800.0, 1600.0, 3200.0, 6000.0, 8000.0])
+
+
+def warped_windows(
+    audio: np.ndarray, centres: np.ndarray, speeds: np.ndarray, gain: np.ndarray | None = None
+) -> np.ndarray:
+    """Windows of speed-perturbed audio, band-limited resampling in the frequency domain.
+
+    Window ``b`` holds the audio around buffer sample ``centres[b]`` played ``speeds[b]`` times
+    faster: its sample ``k`` is the original audio at ``centres[b] + (k - 4160) * s``
+    (band-limited interpolation; for ``s > 1`` the band above ``8000 / s`` Hz is dropped, for
+    ``s < 1`` the result has nothing above ``8000 * s`` Hz). ``s = 1`` without ``gain``
+    returns the plain window (up to float rounding).
+
+    Args:
+        audio: [N] int16 buffer of a :class:`FrameSet` (indices outside it read as its ends,
+            which are zero padding).
+        centres: [B] int buffer index of each window centre (``offset + 4160``).
+        speeds: [B] factors with ``9600 * s`` integral (0.9, 0.95, 1.0, 1.05, 1.1, ...).
+        gain: optional [B, 4801] magnitude response (:func:`random_channel`) applied to the
+            output spectrum (bin ``k`` = ``k * 16000 / 9600`` Hz).
+
+    Returns:
+        [B, 8320] float32 windows in [-1, 1] (before gain, may slightly exceed it).
+    """
+    out = np.empty((centres.size, BUFFER_LEN), np.float32)
+    for s in np.unique(speeds):
+        sel = np.flatnonzero(speeds == s)
+        n_in = round(_WARP_LEN * float(s))
+        if abs(n_in - _WARP_LEN * float(s)) > 1e-6:
+            raise ValueError(f"speed {s}: 9600 * s must be an integer")
+        idx = centres[sel, None] - n_in // 2 + np.arange(n_in)[None, :]
+        seg = audio[np.clip(idx, 0, audio.size - 1)].astype(np.float32) / 32768.0
+        spec = np.fft.rfft(seg, axis=1)
+        keep = min(n_in, _WARP_LEN) // 2 + 1
+        y = np.zeros((sel.size, _WARP_LEN // 2 + 1), np.complex64)
+        y[:, :keep] = spec[:, :keep]
+        if gain is not None:
+            y *= gain[sel]
+        w = np.fft.irfft(y, n=_WARP_LEN, axis=1) * (_WARP_LEN / n_in)
+        out[sel] = w[:, WARP_MARGIN : WARP_MARGIN + BUFFER_LEN]
+    return out
+
+
+def random_channel(
+    rng: np.random.Generator, n: int, eq_db: float, p_band: float, length: int = _WARP_LEN
+) -> np.ndarray:
+    """[n, length // 2 + 1] random magnitude responses (a microphone/room).
+
+    For an FFT of ``length`` samples at 16 kHz (default: the 9600 of :func:`warped_windows`).
+
+    A smooth EQ: gains ~ N(0, ``eq_db``) dB at 8 log-spaced knots (60 Hz .. 8 kHz),
+    interpolated in log frequency; with probability ``p_band`` also a band limit: high-pass
+    at U(80, 400) Hz and low-pass at U(3.4, 7.5) kHz, raised-cosine edges (25 % of the
+    cut-off wide, so the impulse response stays short).
+    """
+    f = np.arange(length // 2 + 1) * (RATE / length)
+    lf, knots = np.log(np.maximum(f, 30.0)), np.log(_EQ_KNOTS_HZ)
+    db = rng.normal(0.0, eq_db, size=(n, knots.size))
+    g = np.stack([np.interp(lf, knots, d) for d in db])
+    out = 10 ** (g / 20)
+    band = rng.random(n) < p_band
+    for i in np.flatnonzero(band):
+        hp, lp = rng.uniform(80, 400), rng.uniform(3400, 7500)
+        up = np.clip((f - 0.75 * hp) / (0.5 * hp), 0, 1)
+        down = np.clip((1.125 * lp - f) / (0.25 * lp), 0, 1)
+        out[i] *= (0.5 - 0.5 * np.cos(np.pi * up)) * (0.5 - 0.5 * np.cos(np.pi * down))
+    return out.astype(np.float32)
+
+
+def warp_segment(
+    audio: np.ndarray, start: int, length: int, speed: float, gain: np.ndarray | None = None
+) -> np.ndarray:
+    """``length`` samples of ``audio`` played ``speed`` times faster, from sample ``start``.
+
+    Output sample ``j`` is the band-limited interpolation of the input at ``start + j *
+    speed`` (one FFT; ``length * speed`` must be an integer). Samples outside ``audio`` read
+    as zeros. ``gain``: optional [length // 2 + 1] magnitude response (:func:`random_channel`).
+    Keep a margin at both ends: the FFT's circular edges ring over a few hundred samples.
+
+    Returns:
+        [length] float32 (int16 input is scaled to [-1, 1]).
+    """
+    n_in = round(length * speed)
+    if abs(n_in - length * speed) > 1e-6:
+        raise ValueError(f"speed {speed}: {length} * speed must be an integer")
+    lo, hi = max(start, 0), min(start + n_in, audio.size)
+    seg = np.zeros(n_in, np.float32)
+    if hi > lo:
+        seg[lo - start : hi - start] = audio[lo:hi]
+    if audio.dtype == np.int16:
+        seg /= 32768.0
+    spec = np.fft.rfft(seg)
+    keep = min(n_in, length) // 2 + 1
+    y = np.zeros(length // 2 + 1, np.complex64)
+    y[:keep] = spec[:keep]
+    if gain is not None:
+        y *= gain
+    return (np.fft.irfft(y, n=length) * (length / n_in)).astype(np.float32)
+
+
+def _phone_flags(
+    data: np.lib.npyio.NpzFile, n: int, fps: int = FPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closure flags [n] (``[start, release]`` of /p b/, all of /m/) and silence flags [n]."""
+    t = np.arange(n) / fps
     bil, sil = np.zeros(n, bool), np.zeros(n, bool)
     labels = [str(x) for x in data["phone_label"]]
     for lab, s, e, r in zip(

@@ -20,6 +20,7 @@ import numpy as np
 
 from a2f_actors.names import BLENDSHAPES
 from a2f_train.nets.diffusion import FRAMES, HOP, N_FFT, mel_filterbank
+from a2f_train.train.data import _phone_flags, warp_segment
 
 PAD = 16000  # samples of zeros each side (padding_left / padding_right)
 MEL_PER_WINDOW_HOP = 50  # 8000 samples / 160
@@ -38,6 +39,9 @@ class ClipFeatures:
         emotion: ``[10]`` float32 explicit emotion vector of the clip.
         emotion_name: corpus emotion label.
         num_windows: SDK inferences of the clip (``ceil((F + 15) / 30) + 1``).
+        bilabial: ``[F + 120]`` bool, frame inside a /p b m/ closure (padded with False), or
+            None.
+        audio: the padded audio as int16 (kept only for on-the-fly augmentation), or None.
     """
 
     clip_id: str
@@ -47,6 +51,8 @@ class ClipFeatures:
     emotion: np.ndarray
     emotion_name: str
     num_windows: int
+    bilabial: np.ndarray | None = None
+    audio: np.ndarray | None = None
 
 
 def log_mel(audio: np.ndarray) -> np.ndarray:
@@ -82,30 +88,43 @@ def manifest(corpus: Path) -> list[dict]:
     return [json.loads(s) for s in lines if s.strip()]
 
 
-def load_clip(corpus: Path, row: dict, max_aug: int = 1) -> list[ClipFeatures]:
-    """The clean and up to ``max_aug`` augmented versions of one manifest row."""
+def load_clip(
+    corpus: Path, row: dict, max_aug: int = 1, keep_audio: bool = False
+) -> list[ClipFeatures]:
+    """The clean and up to ``max_aug`` augmented versions of one manifest row.
+
+    ``keep_audio`` keeps the padded int16 audio (for :func:`warped_sequence`).
+    """
     with np.load(Path(corpus) / row["npz"]) as d:
         w60, e60 = d["weights_60"], d["eyes_60"]
         emotion, name = d["emotion"].astype(np.float32), str(d["emotion_name"])
+        bil, _ = _phone_flags(d, w60.shape[0], fps=60)
     f = w60.shape[0]
     n_win = int(np.ceil((f + 15) / 30)) + 1
+    bil = np.pad(bil, FRAMES)
     wavs = [row["wav"], *[a["wav"] for a in row.get("aug", [])[:max_aug]]]
     out = []
     for wav in wavs:
         audio = np.pad(read_wav(Path(corpus) / wav), PAD)
         mel = log_mel(audio).astype(np.float16)
+        pcm = np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16) if keep_audio else None
         out.append(
-            ClipFeatures(row["clip_id"], mel, _pad_rows(w60), _pad_rows(e60), emotion, name, n_win)
-        )
+            ClipFeatures(
+                row["clip_id"], mel, _pad_rows(w60), _pad_rows(e60), emotion, name, n_win,
+                bil, pcm,
+            )
+        )  # fmt: skip
     return out
 
 
-def load_split(corpus: Path, split: str, max_aug: int = 1, limit: int | None = None) -> list:
+def load_split(
+    corpus: Path, split: str, max_aug: int = 1, limit: int | None = None, keep_audio: bool = False
+) -> list:
     """All :class:`ClipFeatures` of one split (``train``/``val``/``test``)."""
     rows = [r for r in manifest(corpus) if r["split"] == split][:limit]
     clips: list[ClipFeatures] = []
     for r in rows:
-        clips += load_clip(corpus, r, max_aug)
+        clips += load_clip(corpus, r, max_aug, keep_audio)
     return clips
 
 
@@ -137,6 +156,69 @@ def sequence(clip: ClipFeatures, k0: int, count: int, weights: np.ndarray) -> tu
         mels.append(mel.T)
         codes.append(code)
     return np.stack(mels), np.stack(codes)
+
+
+def sequence_bilabial(clip: ClipFeatures, k0: int, count: int) -> np.ndarray:
+    """``[W, 60]`` closure flags of windows ``k0 .. k0+count-1`` (zeros without flags)."""
+    out = np.zeros((count, FRAMES), np.float32)
+    if clip.bilabial is None:
+        return out
+    for r, k in enumerate(range(k0, k0 + count)):
+        rows = clip.bilabial[window_slices(k)[1]]
+        out[r, : rows.size] = rows
+    return out
+
+
+#: Context each side of a warped sequence: 5 mel frames, so no mel frame sees the FFT edges.
+WARP_MARGIN = 800
+
+
+def warped_sequence(
+    clip: ClipFeatures, k0: int, count: int, weights: np.ndarray, speed: float,
+    gain: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`sequence` of the clip's audio played ``speed`` times faster (and re-channelled).
+
+    Kaldi-style speed perturbation: the audio from window ``k0``'s first sample on is
+    resampled by ``speed`` (:func:`a2f_train.train.data.warp_segment`; tempo, pitch and
+    formants scale together) and the 60 fps targets are time-warped to match: perturbed row
+    ``q`` after the sequence start is the original row ``30 k0 + speed * q`` (linear
+    interpolation; rows past the clip are the rest padding). Needs ``clip.audio``.
+
+    Args:
+        clip: the clip (loaded with ``keep_audio``).
+        k0: first window (its start is the anchor of the warp).
+        count: W windows.
+        weights: ``[F + 120, 68]`` (possibly style-transformed) padded weights.
+        speed: factor with ``(8000 (W - 1) + 16000 + 1600) * speed`` integral (0.9, 1.0, 1.1).
+        gain: optional magnitude response for that length
+            (:func:`a2f_train.train.data.random_channel` with ``length`` = the sum above).
+
+    Returns:
+        mel ``[W, 40, 100]``, code ``[W, 60, 72]``, closure flags ``[W, 60]``.
+    """
+    if clip.audio is None:
+        raise ValueError("warped_sequence needs ClipFeatures.audio (load_split keep_audio=True)")
+    n_out = 8000 * (count - 1) + 16000
+    length = n_out + 2 * WARP_MARGIN
+    start = 8000 * k0 - round(WARP_MARGIN * speed)
+    y = warp_segment(clip.audio, start, length, speed, gain)
+    mel = log_mel(y)  # frame j centred on y[160 j]: window r is frames 5 + 50 r .. + 100
+    m0 = WARP_MARGIN // HOP
+    rows = 30 * (count - 1) + FRAMES
+    pos = np.minimum(30 * k0 + speed * np.arange(rows), len(clip.weights) - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(clip.weights) - 1)
+    frac = (pos - lo)[:, None].astype(np.float32)
+    code = np.concatenate([weights, clip.eyes], axis=1)
+    code = code[lo] * (1 - frac) + code[hi] * frac
+    bil = np.zeros(rows, np.float32)
+    if clip.bilabial is not None:
+        bil = clip.bilabial[np.where(frac[:, 0] < 0.5, lo, hi)].astype(np.float32)
+    mels = np.stack([mel[m0 + 50 * r : m0 + 50 * r + 100].T for r in range(count)])
+    codes = np.stack([code[30 * r : 30 * r + FRAMES] for r in range(count)])
+    bils = np.stack([bil[30 * r : 30 * r + FRAMES] for r in range(count)])
+    return mels.astype(np.float32), codes.astype(np.float32), bils
 
 
 def fit_tongue_jaw(

@@ -5,8 +5,11 @@ each batch picks one step, noises the normalised 72-dim code targets with q(x_t 
 trains the denoiser to predict x_0 over ``windows`` consecutive SDK windows of a clip, the GRU
 state carried from window to window exactly as at inference (zeros at the first). Losses:
 MSE on x_0 (centre frames weight 1, the 30 truncated frames 0.3), velocity MSE, and the
-character's inner-lip openings (linear in the weights). Identities are the speaking styles
-of :mod:`a2f_train.train.styles`. See docs/models/diffusion.md.
+character's inner-lip openings (linear in the weights; frames inside /p b m/ closures weighted
+``1 + closure_weight``). Identities are the speaking styles of :mod:`a2f_train.train.styles`.
+Optional speaker/channel augmentation (``speeds``, ``eq_db``, ``p_band``: speed perturbation
+with time-warped targets and a random channel, :func:`~a2f_train.train.data_diffusion.
+warped_sequence`) and a fine-tune start (``init_from``). See docs/models/diffusion.md.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,7 @@ from a2f_train.nets.diffusion import (
     cosine_alpha_bar,
 )
 from a2f_train.train import data_diffusion as dd
+from a2f_train.train.data import random_channel
 from a2f_train.train.styles import IDENTITIES, apply_style
 
 MODEL_ID = "ada_multi_v3.0"
@@ -57,6 +61,16 @@ class DiffusionConfig:
     threads: int = 1
     checkpoint: str = ""  # torch.save of the trained module ("" = none)
     log_every: int = 25
+    closure_weight: float = 0.0  # lip loss x (1 + closure_weight) inside /p b m/ closures
+    init_from: str = ""  # start from this checkpoint (a torch.save'd module), "" = from scratch
+    speeds: list[float] = field(default_factory=list)  # speed perturbation factors ([] = off)
+    eq_db: float = 0.0  # random EQ, dB std per knot (0 = off)
+    p_band: float = 0.0  # probability of a random band limit
+
+    @property
+    def augment(self) -> bool:
+        """True when sequences are re-synthesised on the fly (speed or channel)."""
+        return bool(self.speeds) or self.eq_db > 0 or self.p_band > 0
 
     @classmethod
     def load(cls, path: Path | None) -> DiffusionConfig:
@@ -103,14 +117,25 @@ def prepare(clips: list, character: object) -> TrainSet:
 
 def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -> dict:
     """A batch of ``batch`` sequences of ``windows`` windows (normalised code targets)."""
-    mels, codes, emos, idents = [], [], [], []
+    mels, codes, emos, idents, bils = [], [], [], [], []
+    length = 8000 * (cfg.windows - 1) + 16000 + 2 * dd.WARP_MARGIN
     for _ in range(cfg.batch):
         i = int(rng.integers(len(ts.clips)))
         c = ts.clips[i]
         s = int(rng.integers(len(IDENTITIES)))
         k0 = int(rng.integers(max(1, c.num_windows - cfg.windows + 1)))
-        mel, code = dd.sequence(c, k0, cfg.windows, ts.styled[(i, IDENTITIES[s])])
+        styled = ts.styled[(i, IDENTITIES[s])]
+        if cfg.augment:
+            speed = float(rng.choice(cfg.speeds)) if cfg.speeds else 1.0
+            gain = None
+            if cfg.eq_db > 0 or cfg.p_band > 0:
+                gain = random_channel(rng, 1, cfg.eq_db, cfg.p_band, length)[0]
+            mel, code, bil = dd.warped_sequence(c, k0, cfg.windows, styled, speed, gain)
+        else:
+            mel, code = dd.sequence(c, k0, cfg.windows, styled)
+            bil = dd.sequence_bilabial(c, k0, cfg.windows)
         mels.append(mel)
+        bils.append(bil)
         codes.append((code - ts.mean) / ts.std)
         emos.append(np.broadcast_to(c.emotion, (30, 10)))
         idents.append(np.eye(len(IDENTITIES), dtype=np.float32)[s])
@@ -119,6 +144,7 @@ def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -
         "code": torch.from_numpy(np.stack(codes).astype(np.float32)),
         "emotion": torch.from_numpy(np.stack(emos).astype(np.float32)),
         "identity": torch.from_numpy(np.stack(idents)),
+        "bilabial": torch.from_numpy(np.stack(bils).astype(np.float32)),
     }
 
 
@@ -150,7 +176,8 @@ def sequence_loss(
         mse = (fw * err**2).mean()
         vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
         dw = err[..., :52] * net.code_std[:52]
-        lip = (fw * (dw @ ts_lip) ** 2).mean()
+        closure = 1.0 + cfg.closure_weight * batch["bilabial"][:, k, :, None]
+        lip = (fw * closure * (dw @ ts_lip) ** 2).mean()
         total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
     return total / w
 
@@ -246,9 +273,13 @@ def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
     cfg = DiffusionConfig.load(config)
     torch.set_num_threads(cfg.threads)
     character = load_default_character()
-    clips = dd.load_split(Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None)
+    clips = dd.load_split(
+        Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None, keep_audio=cfg.augment
+    )
     ts = prepare(clips, character)
     net, tj_err = build_net(cfg, ts, character)
+    if cfg.init_from:  # fine-tune: same sizes, same corpus statistics
+        net.load_state_dict(torch.load(cfg.init_from, weights_only=False).state_dict())
     _LOG.info(f"{len(clips)} clip versions; tongue/jaw linear decode rel. error {tj_err:.4f}")
     summary = train(net, ts, cfg, seed, log=_LOG.info)
     summary["tongue_jaw_fit_error"] = tj_err

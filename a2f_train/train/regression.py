@@ -39,7 +39,18 @@ from a2f_train.nets.regression import (
     export_onnx,
     num_params,
 )
-from a2f_train.train.data import SHOTS, FrameSet, PackageBasis, load_frames, package_basis
+from a2f_train.train.data import (
+    BUFFER_OFS,
+    FPS,
+    RATE,
+    SHOTS,
+    FrameSet,
+    PackageBasis,
+    load_frames,
+    package_basis,
+    random_channel,
+    warped_windows,
+)
 
 __all__ = ["TrainConfig", "export_checkpoint", "run", "train"]
 
@@ -56,6 +67,13 @@ class TrainConfig:
     ``init_from`` starts from a checkpoint (``best.pt``, a second stage); ``tilt`` > 0 adds a
     random first-order spectral tilt to the windows; ``net`` overrides
     :class:`RegressionNetConfig` sizes; ``limit``/``val_limit`` keep the first clips only.
+
+    Speaker/channel augmentation (:meth:`Batcher.draw`): ``speeds`` lists speed-perturbation
+    factors drawn uniformly per sample (Kaldi-style ``[0.9, 1.0, 1.1]``; empty = off), with
+    the targets time-warped to match; ``eq_db`` > 0 adds a random smooth EQ (dB std per knot)
+    and ``p_band`` a random band limit (:func:`a2f_train.train.data.random_channel`).
+    ``ema`` > 0 keeps an exponential moving average of the weights (decay ``ema``); it is
+    what is validated, kept and shipped.
     """
 
     steps: int = 6000
@@ -79,6 +97,10 @@ class TrainConfig:
     gain_db: tuple[float, float] = (-18.0, 6.0)
     p_neutral_row: float = 0.5
     tilt: float = 0.0
+    speeds: list[float] = field(default_factory=list)
+    eq_db: float = 0.0
+    p_band: float = 0.0
+    ema: float = 0.0
     w_table: float = 1e-3
     work_dir: str = "data/train/regression"
     init_from: str | None = None
@@ -108,21 +130,64 @@ class Batcher:
         ver = rng.integers(0, self.f.offsets.shape[0], size=b)
         both, vv = np.concatenate([idx, idx + 1]), np.concatenate([ver, ver])
         gain = 10 ** (rng.uniform(*self.cfg.gain_db, size=b) / 20)
-        win = self.f.windows(vv, both) * np.concatenate([gain, gain])[:, None]
+        extra: dict[str, np.ndarray] = {}
+        if self.cfg.speeds or self.cfg.eq_db > 0 or self.cfg.p_band > 0:
+            win, extra = self._warped(idx, ver)
+            win = win * np.concatenate([gain, gain])[:, None]
+        else:
+            win = self.f.windows(vv, both) * np.concatenate([gain, gain])[:, None]
         if self.cfg.tilt > 0:  # random spectral tilt: y[n] = x[n] - a x[n-1], a ~ U(-tilt, tilt)
             a = np.tile(rng.uniform(-self.cfg.tilt, self.cfg.tilt, size=b), 2)[:, None]
             win[:, 1:] -= a * win[:, :-1].copy()
         shot = self.f.emotion_id[both]
         keep = np.concatenate([rng.random(b) >= self.cfg.p_neutral_row] * 2)
-        return _tensors(win, self.f, both, np.where(keep, shot, 0))
+        return _tensors(win, self.f, both, np.where(keep, shot, 0), **extra)
+
+    def _warped(self, idx: np.ndarray, ver: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Speed-perturbed, re-channelled windows of frames ``idx`` and their successors.
+
+        At speed ``s`` the second window starts ``1/30`` s later in the *perturbed* time,
+        i.e. ``s/30`` s later in the original audio: its targets are interpolated at the
+        fractional frame ``idx + s`` (clamped at the clip's last frame); its closure flag is
+        the nearest frame's.
+        """
+        f, cfg, rng, b = self.f, self.cfg, self.rng, idx.size
+        s = rng.choice(np.asarray(cfg.speeds or [1.0], float), size=b)
+        c1 = f.offsets[ver, idx] + BUFFER_OFS
+        step = np.rint(s * RATE / FPS).astype(np.int64)
+        pos = idx + step * FPS / RATE
+        lo = np.floor(pos).astype(np.int64)
+        ok = f.next_ok[lo]
+        hi = np.where(ok, lo + 1, lo)
+        frac = np.where(ok, pos - lo, 0.0).astype(np.float32)[:, None]
+        tgt2 = f.targets[lo] * (1 - frac) + f.targets[hi] * frac
+        bil2 = f.bilabial[np.where(frac[:, 0] < 0.5, lo, hi)]
+        gain = None
+        if cfg.eq_db > 0 or cfg.p_band > 0:
+            gain = np.tile(random_channel(rng, b, cfg.eq_db, cfg.p_band), (2, 1))
+        win = warped_windows(f.audio, np.concatenate([c1, c1 + step]), np.tile(s, 2), gain)
+        extra = {
+            "target": np.concatenate([f.targets[idx], tgt2]).astype(np.float32),
+            "bilabial": np.concatenate([f.bilabial[idx], bil2]),
+        }
+        return win, extra
 
 
-def _tensors(win: np.ndarray, f: FrameSet, idx: np.ndarray, shot: np.ndarray) -> dict:
+def _tensors(
+    win: np.ndarray,
+    f: FrameSet,
+    idx: np.ndarray,
+    shot: np.ndarray,
+    target: np.ndarray | None = None,
+    bilabial: np.ndarray | None = None,
+) -> dict:
     mid = win[:, 4160 - 2560 : 4160 + 2560]
+    target = f.targets[idx] if target is None else target
+    bilabial = f.bilabial[idx] if bilabial is None else bilabial
     return {
         "audio": torch.from_numpy(win.astype(np.float32)).unsqueeze(1),
-        "target": torch.from_numpy(f.targets[idx]),
-        "bilabial": torch.from_numpy(f.bilabial[idx].astype(np.float32)),
+        "target": torch.from_numpy(target),
+        "bilabial": torch.from_numpy(bilabial.astype(np.float32)),
         "rms": torch.from_numpy(np.sqrt((mid**2).mean(axis=1)).astype(np.float32)),
         "shot": torch.from_numpy(shot.astype(np.int64)),
         "explicit": torch.from_numpy(f.explicit[idx]),
@@ -270,25 +335,44 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batcher, t0 = Batcher(train_f, cfg, seed), time.time()
     best, best_state, acc, step = math.inf, None, {}, -1
+    params = [p for p in model.parameters() if p.requires_grad]
+    ema = [p.detach().clone() for p in params] if cfg.ema > 0 else None
     while step + 1 < cfg.steps:
         step += 1
         if cfg.time_budget_s and step == 30:
             _budget_steps(cfg, step, time.time() - t0, log)
         terms = _step(model, opt, batcher.draw(), _lr(step, cfg))
+        if ema is not None:  # decay ramps up over the first steps (1 + t) / (10 + t)
+            d = min(cfg.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - d)
         acc = {k: acc.get(k, 0.0) + v for k, v in terms.items()}
         last = step + 1 == cfg.steps
         if (step + 1) % cfg.log_every == 0 or last:
             _log(log, _progress(step, cfg, acc, time.time() - t0))
             acc = {}
         if (step + 1) % cfg.val_every == 0 or last:
+            live = _swap(params, ema)
             v = validate(model, val_f, cfg)
             _log(log, f"[val] step {step + 1} " + " ".join(f"{k} {x:.4f}" for k, x in v.items()))
             if v["score"] < best:
                 best = v["score"]
                 best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+            _swap(params, live)
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"best_val_score": best, "wall_s": time.time() - t0, "steps": cfg.steps}
+
+
+def _swap(params: list[torch.Tensor], values: list[torch.Tensor] | None) -> list | None:
+    """Copy ``values`` into ``params`` (no-op for None); returns the previous values."""
+    if values is None:
+        return None
+    old = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p, v in zip(params, values, strict=True):
+            p.copy_(v)
+    return old
 
 
 def _load_data(corpus: Path, cfg: TrainConfig, basis: PackageBasis) -> tuple[FrameSet, FrameSet]:

@@ -97,3 +97,36 @@ def test_train_smoke_writes_a_package_that_animates(small_corpus: Path, tmp_path
     )  # fmt: skip
     assert clip.weights.shape == (45, 68)
     assert np.isfinite(clip.weights).all()
+
+
+def test_warped_sequence_matches_the_plain_one_at_speed_one(small_corpus: Path) -> None:
+    from a2f_train.train import data_diffusion as dd
+
+    clip = dd.load_split(small_corpus, "train", max_aug=0, limit=1, keep_audio=True)[0]
+    assert clip.bilabial is not None and clip.bilabial.any()
+    mel, code = dd.sequence(clip, 1, 3, clip.weights)
+    wmel, wcode, wbil = dd.warped_sequence(clip, 1, 3, clip.weights, 1.0)
+    assert wmel.shape == mel.shape and wcode.shape == code.shape == (3, 60, 72)
+    assert np.abs(wmel - mel).max() < 0.05  # float16 storage of the plain mel
+    assert np.array_equal(wcode, code)
+    assert np.array_equal(wbil, dd.sequence_bilabial(clip, 1, 3))
+    fast = dd.warped_sequence(clip, 2, 1, clip.weights, 1.1)[1][0]  # row q <- row 60 + 1.1 q
+    full = np.concatenate([clip.weights, clip.eyes], axis=1)
+    pos = 60 + 1.1 * np.arange(60)
+    lo = np.floor(pos).astype(int)
+    want = full[lo] * (1 - (pos - lo))[:, None] + full[lo + 1] * (pos - lo)[:, None]
+    assert np.allclose(fast, want, atol=1e-4)
+    assert np.abs(fast - dd.sequence(clip, 2, 1, clip.weights)[1][0]).max() > 1e-2
+
+
+def test_finetune_with_closure_weight_and_augmentation(small_corpus: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY.replace("steps: 2", "steps: 1") + f"checkpoint: {tmp_path / 'a.pt'}\n")
+    run(small_corpus, tmp_path / "m1", cfg, seed=0)
+    ft = tmp_path / "ft.yaml"
+    ft.write_text(
+        TINY + "closure_weight: 20.0\nspeeds: [0.9, 1.1]\neq_db: 3.0\np_band: 0.5\n"
+        f"init_from: {tmp_path / 'a.pt'}\n"
+    )
+    package = run(small_corpus, tmp_path / "m2", ft, seed=0)
+    assert (package / "network.onnx").is_file()

@@ -51,3 +51,57 @@ def test_windows_are_centred_on_the_frame_time(frames):
     start = fs.offsets[0, first] + 16000
     assert fs.offsets[0, i] == start
     assert np.array_equal(fs.windows(np.array([1]), np.array([i])).shape, (1, BUFFER_LEN))
+
+
+def test_warped_windows_at_speed_one_are_the_plain_windows(frames):
+    from a2f_train.train.data import warped_windows
+
+    _, fs = frames
+    idx = np.flatnonzero(fs.next_ok)[::50][:16]
+    ver = np.arange(idx.size) % 2
+    plain = fs.windows(ver, idx)
+    warped = warped_windows(fs.audio, fs.offsets[ver, idx] + 4160, np.ones(idx.size))
+    assert np.abs(plain - warped).max() < 1e-5
+
+
+def test_speed_perturbation_scales_frequency_and_keeps_the_centre():
+    from a2f_train.train.data import random_channel, warp_segment, warped_windows
+
+    t = np.arange(40000)
+    tone = (0.3 * 32767 * np.sin(2 * np.pi * 500 * t / 16000)).astype(np.int16)
+    for s in (0.9, 1.1):
+        w = warped_windows(tone, np.array([20000]), np.array([s]))[0]
+        peak = np.argmax(np.abs(np.fft.rfft(w * np.hanning(w.size))))
+        assert abs(peak * 16000 / w.size - 500 * s) < 5
+    click = np.zeros(40000, np.int16)
+    click[20000] = 30000  # an impulse at the window centre stays at the centre
+    w = warped_windows(click, np.array([20000]), np.array([1.1]))[0]
+    assert abs(int(np.argmax(w)) - 4160) <= 1
+    gain = random_channel(np.random.default_rng(0), 3, 4.0, 1.0, length=2000)
+    assert gain.shape == (3, 1001) and np.all(gain >= 0)
+    assert warp_segment(tone, 100, 2000, 1.1, gain[0]).shape == (2000,)
+
+
+def test_speed_perturbed_batches_warp_the_targets(frames):
+    from a2f_train.train.regression import Batcher, TrainConfig
+
+    _, fs = frames
+    cfg = TrainConfig(batch=8, speeds=[1.1], eq_db=3.0, p_band=0.5)
+    b = Batcher(fs, cfg, seed=0)
+    rng = np.random.default_rng(0)
+    idx = b.rng.choice(b.pool, size=8)
+    b.rng = rng  # replay the draw: the first 8 frames drawn are idx
+    batch = b.draw()
+    assert batch["audio"].shape == (16, 1, 8320) and batch["target"].shape == (
+        16,
+        fs.targets.shape[1],
+    )
+    first = batch["target"][:8].numpy()
+    assert np.array_equal(first, fs.targets[idx])
+    second = batch["target"][8:].numpy()  # frame idx + 1.1 (clamped at the clip's end)
+    frac = 587 * 30 / 16000 - 1  # the second window starts rint(1.1 * 16000 / 30) samples later
+    ok = fs.next_ok[idx + 1]
+    nxt = fs.targets[np.where(ok, idx + 2, idx + 1)]
+    want = (1 - frac) * fs.targets[idx + 1] + frac * nxt
+    want[~ok] = fs.targets[idx + 1][~ok]
+    assert np.allclose(second, want, atol=1e-4)

@@ -77,3 +77,22 @@ def test_autocorrelation_matches_the_direct_sum():
     ref = torch.stack([(x[..., : 640 - k] * x[..., k:]).sum(-1) for k in range(32)], dim=-1)
     assert got.shape == (2, 3, 32)
     assert torch.allclose(got, ref, atol=1e-9)
+
+
+def test_band_norm_cancels_a_fixed_channel_gain_and_exports():
+    from dataclasses import replace
+
+    cfg = replace(TINY, band_norm=True)
+    net = RegressionNet(cfg).eval()
+    audio, emo = _inputs(2)
+    with torch.no_grad():
+        f1, f2 = net.features(audio * 10.0), net.features(audio * 30.0)
+    nb = cfg.num_bands
+    assert torch.allclose(f1[:, :nb], f2[:, :nb], atol=1e-3)  # band shapes: gain cancels
+    assert torch.allclose(f1[:, :nb].mean(dim=2), torch.zeros(2, nb), atol=1e-4)
+    assert float((f2[:, nb] - f1[:, nb]).mean()) == pytest.approx(2 * np.log(3.0), abs=1e-2)
+    sess = ort.InferenceSession(export_onnx(net), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": audio.numpy(), "emotion": emo.numpy()})[0]
+    with torch.no_grad():
+        want = net(audio, emo).numpy()
+    assert np.abs(got - want).max() < 1e-4

@@ -1,0 +1,57 @@
+"""Window-seam test (a2f_train.evaluation.seams): speech-only, median over clips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from a2f_train.evaluation.seams import clip_seams, seam_test, speech_jumps
+
+
+def _track(seconds: float = 4.0, seed: int = 0) -> np.ndarray:
+    """A smooth 60 fps "speech" track: ~3.7 Hz syllables with random amplitudes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 60)) / 60
+    knots = np.arange(0, seconds + 1, 0.25)
+    amp = np.interp(t, knots, rng.uniform(0.2, 0.6, knots.size))
+    base = amp * (0.5 - 0.5 * np.cos(2 * np.pi * 3.7 * t + seed))
+    return np.stack([base * (0.5 + 0.5 * k / 67) for k in range(68)], axis=1)
+
+
+def test_speech_mask_drops_jumps_inside_silences() -> None:
+    keep = speech_jumps(120, [(0.0, 0.5), (1.5, 2.0)])
+    assert not keep[:29].any() and keep[30:89].all() and not keep[90:].any()
+
+
+def test_smooth_track_passes_and_a_boundary_step_fails() -> None:
+    clips = [_track(seed=s) for s in range(6)]
+    clean = seam_test([clip_seams(w) for w in clips])
+    assert clean["passes"]
+    assert 0.8 < clean["boundary_mean_over_mean"]["median"] < 1.25
+    stepped = []
+    for w in clips:
+        w = w.copy()
+        for f in range(14, len(w) - 1, 30):  # a step at every window boundary
+            w[f + 1 :] += 0.05
+        stepped.append(clip_seams(w))
+    bad = seam_test(stepped)
+    assert not bad["passes"]
+    assert bad["max_step_over_median"]["median"] > 3 * clean["max_step_over_median"]["median"]
+    assert clean["boundary_over_other_phases"]["median"] < 1.3
+    assert bad["boundary_over_other_phases"]["median"] > 1.5
+
+
+def test_silence_frames_do_not_deflate_the_median() -> None:
+    w = _track(3.0)
+    w[:60] = 0.0  # one second of rest: zero jumps
+    w[120:] = w[119]  # and a held pose after 2 s
+    literal = clip_seams(w)["max_boundary_over_median"]
+    speech = clip_seams(w, [(0.0, 1.0), (2.0, 3.0)])["max_boundary_over_median_speech"]
+    assert speech < literal
+    assert clip_seams(w, [(0.0, 3.0)]) == {}  # no speech boundary left
+
+
+def test_a_blink_on_a_boundary_is_not_a_seam() -> None:
+    w = _track(3.0, seed=3)
+    w[75:79, 0] = w[75:79, 7] = 1.0  # EyeBlinkLeft/Right: a blink closing between frames 74, 75
+    assert clip_seams(w, channels=None)["max_boundary_over_median_speech"] > 4
+    assert clip_seams(w)["max_boundary_over_median_speech"] < 2.5
