@@ -10,7 +10,9 @@ Graph (one Serve application)::
     TritonOwner (backend "triton" without an external triton_url): one tritonserver
 
 Every deployment gets a small explicit ``num_cpus`` and an autoscaling config from
-:class:`~deployments.settings.ServeSettings` ``deployments``. Where batching happens: the
+:class:`~deployments.settings.ServeSettings` ``deployments``, plus, where set, GPUs, Ray custom
+resources and ``max_replicas_per_node`` (placement on multi-node clusters: docs/scale_out.md).
+Serve configs reach the same code through :func:`app_builder`. Where batching happens: the
 ingress tick batches all its streams into one call per stage; inside a stage, items of the same
 model share backend calls; Triton's dynamic batcher merges calls from several replicas. No
 ``@serve.batch`` anywhere (it would add a wait to calls that are already batched).
@@ -18,28 +20,94 @@ model share backend calls; Triton's dynamic batcher merges calls from several re
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from deployments.settings import ServeSettings
 
+if TYPE_CHECKING:
+    from ray.serve import Application
+
 
 def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) -> dict[str, Any]:
+    """Serve ``.options`` of one stage: resources, placement, replicas or autoscaling.
+
+    ``fixed_replicas`` marks port owners (ingress, TritonOwner): one replica, or with
+    ``max_replicas_per_node: 1`` ``max_replicas`` of them, at most one per node (one Triton per
+    GPU node). Custom ``resources`` (e.g. ``a2f_triton_node: 1``) and ``num_gpus`` go into
+    ``ray_actor_options`` only when set, so the defaults place everything as before.
+    """
     opt = settings.deployment(stage)
+    actor: dict[str, Any] = {"num_cpus": opt.num_cpus}
+    if opt.num_gpus:
+        actor["num_gpus"] = opt.num_gpus
+    if opt.resources:
+        actor["resources"] = dict(opt.resources)
     out: dict[str, Any] = {
-        "ray_actor_options": {"num_cpus": opt.num_cpus},
+        "ray_actor_options": actor,
         "max_ongoing_requests": opt.max_ongoing_requests,
     }
-    if fixed_replicas or opt.min_replicas == opt.max_replicas:
-        out["num_replicas"] = max(1, opt.max_replicas if not fixed_replicas else 1)
+    if opt.max_replicas_per_node is not None:
+        out["max_replicas_per_node"] = opt.max_replicas_per_node
+    if fixed_replicas:
+        out["num_replicas"] = opt.max_replicas if opt.max_replicas_per_node == 1 else 1
+    elif opt.min_replicas == opt.max_replicas:
+        out["num_replicas"] = max(1, opt.max_replicas)
     else:
-        out["autoscaling_config"] = {
+        auto: dict[str, Any] = {
             "min_replicas": opt.min_replicas,
             "max_replicas": opt.max_replicas,
             "target_ongoing_requests": opt.target_ongoing_requests,
-            "upscale_delay_s": 3,
-            "downscale_delay_s": 30,
+            "upscale_delay_s": opt.upscale_delay_s,
+            "downscale_delay_s": opt.downscale_delay_s,
         }
+        if opt.look_back_period_s is not None:
+            auto["look_back_period_s"] = opt.look_back_period_s
+        if opt.autoscaling_metric == "work":  # deployments/autoscaling.py
+            auto["policy"] = {
+                "policy_function": "deployments.autoscaling:WorkPolicy",
+                "policy_kwargs": {"target_per_replica": opt.target_work_per_replica},
+            }
+        out["autoscaling_config"] = auto
     return out
+
+
+def app_builder(args: dict[str, Any]) -> Application:
+    """Serve config entry point: ``import_path: deployments.app:app_builder``.
+
+    Args:
+        args: the config's ``args``: optional ``settings_file`` (an a2f settings YAML, read with
+            :func:`deployments.settings.load_settings`); every other key overrides the
+            :class:`~deployments.settings.ServeSettings` field of that name (top level; a
+            ``deployments`` override replaces the whole mapping).
+
+    Returns:
+        The bound application (:func:`build_app`).
+
+    Raises:
+        ValueError: an unknown key, an unreadable settings file or an invalid value (the
+            message names the key).
+    """
+    from pydantic import ValidationError
+
+    from deployments.settings import load_settings
+
+    overrides = dict(args or {})
+    settings_file = overrides.pop("settings_file", None)
+    unknown = sorted(set(overrides) - set(ServeSettings.model_fields))
+    if unknown:
+        raise ValueError(
+            f"app_builder: unknown argument(s) {unknown}; use 'settings_file' or a ServeSettings "
+            f"field ({', '.join(sorted(ServeSettings.model_fields))})"
+        )
+    if settings_file is not None and not Path(settings_file).is_file():
+        raise ValueError(f"app_builder: settings_file {settings_file!r} is not a file")
+    try:
+        settings = load_settings(settings_file, **overrides)
+    except ValidationError as exc:
+        keys = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()})
+        raise ValueError(f"app_builder: invalid value for {keys}: {exc}") from None
+    return build_app(settings)
 
 
 def build_app(settings: ServeSettings | None = None) -> Any:
@@ -69,11 +137,14 @@ def build_app(settings: ServeSettings | None = None) -> Any:
     if s.backend == "triton" and s.triton_url is None:
         triton = deploy(TritonOwner, "triton", "TritonOwner", fixed=True).bind(s)
     encoder = deploy(AudioEncoder, "audio_encoder", "AudioEncoder").bind(s)
-    inference = deploy(_Staged(A2FInference), "inference", "A2FInference").bind(s, triton)
-    solver = deploy(_Staged(BlendshapeSolver), "solver", "BlendshapeSolver").bind(s, None)
+    inference = deploy(_Staged(A2FInference, "inference"), "inference", "A2FInference")
+    inference = inference.bind(s, triton)
+    solver = deploy(_Staged(BlendshapeSolver, "solver"), "solver", "BlendshapeSolver")
+    solver = solver.bind(s, None)
     detector = None
     if s.a2e_model:
-        detector = deploy(_Staged(EmotionDetector), "emotion", "EmotionDetector").bind(s, triton)
+        detector = deploy(_Staged(EmotionDetector, "emotion"), "emotion", "EmotionDetector")
+        detector = detector.bind(s, triton)
     # The ingress: NIM gRPC + HTTP/WebSocket (FastAPI, late-bound app) + tenants, one replica
     from deployments.ingress.http.ingress import ApiIngress
 
@@ -81,19 +152,49 @@ def build_app(settings: ServeSettings | None = None) -> Any:
     return ingress.bind(s, encoder, detector, inference, solver)
 
 
-def _Staged(cls: type) -> type:
+#: The batched method of each staged class (metered for work-based autoscaling).
+_STAGE_METHODS = {"inference": "infer", "solver": "solve", "emotion": "detect"}
+
+
+def _Staged(cls: type, stage: str = "") -> type:
     """A Serve-constructible wrapper: ``(settings, triton_owner_handle)`` -> ``cls.from_settings``.
 
-    With a TritonOwner the constructor waits until the server is up (its address is known from
-    the settings; the owner's handle only serializes start-up).
+    With a TritonOwner in the app, the constructor waits until the Triton of ITS OWN node is
+    ready (``127.0.0.1:triton_http_port``, the server the stage then calls), not for the owner's
+    handle, which may answer from another node. Placement (``a2f_triton_node`` resources) puts
+    the stage next to a TritonOwner; a stage placed on a node without one fails with a clear
+    error after :data:`deployments.triton_owner.LOCAL_TRITON_WAIT_S`. The handle stays an
+    argument so that Serve deploys the owner as part of the app.
+
+    With ``autoscaling_metric: work`` for ``stage``, the replica meters its batched method and
+    answers Serve's ``record_autoscaling_stats`` (:mod:`deployments.autoscaling`).
     """
 
     class Staged(cls):  # type: ignore[misc, valid-type]
         async def __init__(self, settings: ServeSettings, triton: Any = None) -> None:
             if triton is not None:
-                await triton.address.remote()
+                from deployments.triton_owner import wait_for_local_triton
+
+                await wait_for_local_triton(settings, where=_node_name())
             built = cls.from_settings(settings)
             self.__dict__.update(built.__dict__)
+            method = _STAGE_METHODS.get(stage)
+            if method and settings.deployment(stage).autoscaling_metric == "work":
+                from deployments.autoscaling import WorkMeter
+
+                meter = WorkMeter()
+                setattr(self, method, meter.wrap(getattr(self, method)))
+                self.record_autoscaling_stats = meter.stats
 
     Staged.__name__ = Staged.__qualname__ = cls.__name__
     return Staged
+
+
+def _node_name() -> str:
+    """This replica's Ray node id (for error messages), or ``this node``."""
+    try:
+        import ray
+
+        return f"node {ray.get_runtime_context().get_node_id()[:12]}"
+    except Exception:  # outside Ray (tests): any failure only shortens the message
+        return "this node"

@@ -3,14 +3,21 @@
 Builds the model repository from the configured packages (CPU target: Python-backend models
 running ONNX Runtime; Triton's dynamic batcher merges requests of all stage replicas) and runs
 one ``tritonserver`` (:class:`deployments.triton.server.TritonServer`, the binary bundled with
-nvidia-pytriton by default). ``build_app`` gives it one replica; on a multi-node cluster run one
-per GPU node (e.g. a replica per node with a ``node:`` resource), each stage replica talking to
-its node's server. The server is stopped when the replica is torn down.
+nvidia-pytriton by default). ``build_app`` gives it one replica; on a multi-node cluster it runs
+one per GPU node: nodes advertise the custom resource ``a2f_triton_node``, the owner requests
+``a2f_triton_node: 1`` with ``max_replicas_per_node: 1`` (``max_replicas`` = the number of such
+nodes), and A2FInference / EmotionDetector request the same resource and talk to the server on
+their own node (:func:`wait_for_local_triton`, docs/scale_out.md). The server is stopped when the
+replica is torn down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 from a2f_actors.model_package import load_package
@@ -19,6 +26,46 @@ from deployments.triton.repository import BuildOptions, NetworkSource, build_rep
 from deployments.triton.server import TritonPorts, TritonServer
 
 log = logging.getLogger(__name__)
+
+#: How long a stage replica waits for the Triton of its own node (the owner builds the
+#: repository and starts the server: ~10-60 s on CPU, longer on a loaded host).
+LOCAL_TRITON_WAIT_S = 300.0
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+async def wait_for_local_triton(
+    settings: ServeSettings,
+    timeout_s: float = LOCAL_TRITON_WAIT_S,
+    poll_s: float = 0.5,
+    where: str = "this node",
+) -> str:
+    """Wait until the Triton on this node answers ``/v2/health/ready``; return its gRPC address.
+
+    The stages call ``127.0.0.1:triton_grpc_port`` (:meth:`ServeSettings.triton_address`), so
+    they must wait for THAT server, not for a TritonOwner elsewhere in the cluster.
+
+    Raises:
+        RuntimeError: no ready server within ``timeout_s`` (the message says what to check).
+    """
+    url = f"http://127.0.0.1:{settings.triton_http_port}/v2/health/ready"
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(_ready, url):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"no Triton ready on {where} ({url}) after {timeout_s:.0f} s: a stage that "
+                f"talks to the cluster's own Triton must be placed on a node running a "
+                f"TritonOwner (give both the resource a2f_triton_node: 1 and advertise it on "
+                f"that node), or set triton_url to an external server"
+            )
+        await asyncio.sleep(poll_s)
+    return settings.triton_address()
 
 
 def network_sources(settings: ServeSettings) -> list[NetworkSource]:

@@ -196,12 +196,20 @@ def _plot(levels: Sequence[LevelResult], out: Path) -> list[str]:
     return made
 
 
-def write(out: Path, config: Mapping[str, Any], levels: Sequence[LevelResult]) -> Path:
-    """Write the results folder; return the Markdown report's path."""
+def write(out: Path, config: Mapping[str, Any], levels: Sequence[LevelResult],
+          replica_samples: Sequence[Any] = ()) -> Path:  # fmt: skip
+    """Write the results folder; return the Markdown report's path.
+
+    ``replica_samples`` (:class:`loadtest.replicas.ReplicaSample`) add replicas over time.
+    """
+    from loadtest import replicas
+
     out.mkdir(parents=True, exist_ok=True)
     head = header(config)
     head["max_streams_at_slo"] = max_passing(levels)
-    data = {"header": head, "levels": [_level_json(r) for r in levels]}
+    data: dict[str, Any] = {"header": head, "levels": [_level_json(r) for r in levels]}
+    if replica_samples:
+        data["replicas"] = replicas.to_json(replica_samples)
     (out / "result.json").write_text(json.dumps(data, indent=2, default=str))
     with (out / "levels.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, LEVEL_COLUMNS)
@@ -209,8 +217,12 @@ def write(out: Path, config: Mapping[str, Any], levels: Sequence[LevelResult]) -
         w.writerows(level_row(r) for r in levels)
     _write_streams(out / "streams.csv", levels)
     head["plots"] = _plot(levels, out) if levels else []
+    text = markdown(head, levels)
+    if replica_samples:
+        head["plots"] += replicas.write_files(out, replica_samples)
+        text += replicas.markdown(replica_samples)
     path = out / "report.md"
-    path.write_text(markdown(head, levels) + "".join(f"\n![{p}]({p})\n" for p in head["plots"]))
+    path.write_text(text + "".join(f"\n![{p}]({p})\n" for p in head["plots"]))
     return path
 
 

@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "eval_cmd",
     "serve_cmd",
     "loadtest_cmd",
+    "cluster_cmd",
     "run_cmd",
 )
 
