@@ -83,6 +83,7 @@ def test_speed_perturbation_scales_frequency_and_keeps_the_centre():
 
 
 def test_speed_perturbed_batches_warp_the_targets(frames):
+    pytest.importorskip("torch", reason="the [train] extra is not installed")
     from a2f_train.train.regression import Batcher, TrainConfig
 
     _, fs = frames
