@@ -159,10 +159,7 @@ class A2FInference:
             async with gate:
                 return await self.backend.infer(name, chunk)
 
-        if n <= self.max_batch:
-            parts = [await one(0)]
-        else:
-            parts = await asyncio.gather(*(one(lo) for lo in range(0, n, self.max_batch)))
+        parts = await asyncio.gather(*(one(lo) for lo in range(0, n, self.max_batch)))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     async def _regression(self, net: NetworkInfo, items: list[rec.InferItem]) -> list:

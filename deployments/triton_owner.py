@@ -16,28 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from a2f_actors.model_package import load_package
 from deployments.settings import ServeSettings
 from deployments.triton.repository import BuildOptions, NetworkSource, build_repository
-from deployments.triton.server import TritonPorts, TritonServer
+from deployments.triton.server import TritonPorts, TritonServer, http_ok
 
 log = logging.getLogger(__name__)
 
 #: How long a stage replica waits for the Triton of its own node (the owner builds the
 #: repository and starts the server: ~10-60 s on CPU, longer on a loaded host).
 LOCAL_TRITON_WAIT_S = 300.0
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 async def wait_for_local_triton(
@@ -56,7 +46,7 @@ async def wait_for_local_triton(
     """
     url = f"http://127.0.0.1:{settings.triton_http_port}/v2/health/ready"
     deadline = time.monotonic() + timeout_s
-    while not await asyncio.to_thread(_ready, url):
+    while not await asyncio.to_thread(http_ok, url):
         if time.monotonic() >= deadline:
             raise RuntimeError(
                 f"no Triton ready on {where} ({url}) after {timeout_s:.0f} s: a stage that "

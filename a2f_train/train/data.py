@@ -170,20 +170,35 @@ def warped_windows(
     out = np.empty((centres.size, BUFFER_LEN), np.float32)
     for s in np.unique(speeds):
         sel = np.flatnonzero(speeds == s)
-        n_in = round(_WARP_LEN * float(s))
-        if abs(n_in - _WARP_LEN * float(s)) > 1e-6:
-            raise ValueError(f"speed {s}: 9600 * s must be an integer")
+        n_in = _input_length(_WARP_LEN, float(s))
         idx = centres[sel, None] - n_in // 2 + np.arange(n_in)[None, :]
         seg = audio[np.clip(idx, 0, audio.size - 1)].astype(np.float32) / 32768.0
-        spec = np.fft.rfft(seg, axis=1)
-        keep = min(n_in, _WARP_LEN) // 2 + 1
-        y = np.zeros((sel.size, _WARP_LEN // 2 + 1), np.complex64)
-        y[:, :keep] = spec[:, :keep]
-        if gain is not None:
-            y *= gain[sel]
-        w = np.fft.irfft(y, n=_WARP_LEN, axis=1) * (_WARP_LEN / n_in)
+        w = _fft_warp(seg, _WARP_LEN, None if gain is None else gain[sel])
         out[sel] = w[:, WARP_MARGIN : WARP_MARGIN + BUFFER_LEN]
     return out
+
+
+def _input_length(length: int, speed: float) -> int:
+    """Input samples that ``length`` output samples played ``speed`` times faster consume."""
+    n_in = round(length * speed)
+    if abs(n_in - length * speed) > 1e-6:
+        raise ValueError(f"speed {speed}: {length} * speed must be an integer")
+    return n_in
+
+
+def _fft_warp(seg: np.ndarray, length: int, gain: np.ndarray | None) -> np.ndarray:
+    """[..., n_in] -> [..., length]: band-limited resampling by spectrum truncation/padding.
+
+    ``gain``: optional magnitude response on the ``length // 2 + 1`` output bins.
+    """
+    n_in = seg.shape[-1]
+    spec = np.fft.rfft(seg, axis=-1)
+    keep = min(n_in, length) // 2 + 1
+    y = np.zeros((*seg.shape[:-1], length // 2 + 1), np.complex64)
+    y[..., :keep] = spec[..., :keep]
+    if gain is not None:
+        y *= gain
+    return np.fft.irfft(y, n=length, axis=-1) * (length / n_in)
 
 
 def random_channel(
@@ -225,22 +240,14 @@ def warp_segment(
     Returns:
         [length] float32 (int16 input is scaled to [-1, 1]).
     """
-    n_in = round(length * speed)
-    if abs(n_in - length * speed) > 1e-6:
-        raise ValueError(f"speed {speed}: {length} * speed must be an integer")
+    n_in = _input_length(length, speed)
     lo, hi = max(start, 0), min(start + n_in, audio.size)
     seg = np.zeros(n_in, np.float32)
     if hi > lo:
         seg[lo - start : hi - start] = audio[lo:hi]
     if audio.dtype == np.int16:
         seg /= 32768.0
-    spec = np.fft.rfft(seg)
-    keep = min(n_in, length) // 2 + 1
-    y = np.zeros(length // 2 + 1, np.complex64)
-    y[:keep] = spec[:keep]
-    if gain is not None:
-        y *= gain
-    return (np.fft.irfft(y, n=length) * (length / n_in)).astype(np.float32)
+    return _fft_warp(seg, length, gain).astype(np.float32)
 
 
 def _phone_flags(

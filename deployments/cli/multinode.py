@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployments.procs import process_table
 from deployments.triton.server import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,23 +120,6 @@ class ClusterState:
 # --- processes -------------------------------------------------------------------------------
 
 
-def _procs() -> dict[int, tuple[int, int, bytes]]:
-    """Map pid -> (ppid, pgid, cmdline) of every readable process."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            out[int(entry.name)] = (int(fields[1]), int(fields[2]), cmd)
-    return out
-
-
 def node_pids(root: int, temp_dir: str) -> set[int]:
     """The processes of the node started as ``root`` (``ray start --block``), from /proc.
 
@@ -144,7 +128,7 @@ def node_pids(root: int, temp_dir: str) -> set[int]:
     this cluster's ``ray start`` (its command line names ``temp_dir``): a recycled pid is never
     touched.
     """
-    procs = _procs()
+    procs = process_table(cmdlines=True)
     if root not in procs or temp_dir.encode() not in procs[root][2]:
         return set()
     found = {root}
@@ -170,11 +154,11 @@ def kill_pids(pids: Iterable[int], sig: int = signal.SIGKILL) -> int:
 def leftovers(temp_dir: str) -> list[int]:
     """Pids whose command line still names a cluster's temp dir (empty after a clean stop)."""
     mark = temp_dir.encode()
-    return sorted(pid for pid, (_, _, cmd) in _procs().items() if mark in cmd)
+    return sorted(pid for pid, (_, _, cmd) in process_table(cmdlines=True).items() if mark in cmd)
 
 
 def _alive(pid: int) -> bool:
-    return pid in _procs()
+    return pid in process_table()
 
 
 # --- REST ------------------------------------------------------------------------------------

@@ -205,15 +205,15 @@ class SessionManager:
                     stage = self._stage(method, apply, pairs, tick_start, wake=True)
                     self._solving = asyncio.get_running_loop().create_task(stage)
                 continue
-            pairs = self._take(take)
+            limit = {"limit": self.options.max_infer_windows} if method == "infer" else {}
+            pairs = self._take(take, **limit)
             if method == "encode" and pairs:
                 pairs = self._encode_here(pairs, tick_start)
             await self._stage(method, apply, pairs, tick_start)
         self._wake()
 
-    def _take(self, take: str) -> list[tuple[Session, Any]]:
+    def _take(self, take: str, **kw: Any) -> list[tuple[Session, Any]]:
         sessions = [h.session for h in self.handles.values()]
-        kw = {"limit": self.options.max_infer_windows} if take == "take_infer" else {}
         return [(s, item) for s in sessions if (item := getattr(s, take)(**kw)) is not None]
 
     def _wake(self) -> None:

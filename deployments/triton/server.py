@@ -29,6 +29,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deployments.procs import process_table
+
 DEFAULT_WORKDIR = Path.home() / ".cache" / "a2f-cluster" / "triton"
 STATE_FILE = "state.json"
 _FAILED_LOAD = re.compile(r"failed to load '([^']+)' version \d+: (.*)")
@@ -156,18 +158,7 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 def group_members(pgid: int) -> list[int]:
     """Pids of live (non-zombie) processes in process group ``pgid``, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+    return [pid for pid, (_, group, _) in process_table().items() if group == pgid]
 
 
 def _is_tritonserver(pid: int) -> bool:
@@ -178,7 +169,8 @@ def _is_tritonserver(pid: int) -> bool:
     return b"tritonserver" in cmdline.split(b"\0", 1)[0]
 
 
-def _http_ok(url: str, timeout_s: float = 1.0) -> bool:
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    """True when ``url`` answers HTTP 200 within ``timeout_s`` (readiness probes)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return response.status == 200
@@ -274,7 +266,7 @@ class TritonServer:
     def _wait_ready(self, state: ServerState, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if _http_ok(state.ready_url, 0.5):
+            if http_ok(state.ready_url, 0.5):
                 return
             if self._proc is not None and self._proc.poll() is not None:
                 self._raise_start_failure(f"tritonserver exited with code {self._proc.returncode}")
@@ -339,7 +331,7 @@ def server_status(workdir: Path = DEFAULT_WORKDIR) -> dict[str, object]:
     if state is None:
         return {"running": False, "ready": False}
     running = _is_tritonserver(state.pid)
-    ready = running and _http_ok(state.ready_url)
+    ready = running and http_ok(state.ready_url)
     return {"running": running, "ready": ready, **asdict(state)}
 
 
