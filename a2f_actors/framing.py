@@ -85,7 +85,15 @@ def diffusion_time_codes(native_indices: Any, output_fps: int = DIFFUSION_FPS) -
 
 
 def _frozen(a: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    arr = np.array(to_numpy(a), dtype=np.float32)  # always a private copy
+    if (
+        type(a) is np.ndarray
+        and a.dtype == np.float32
+        and a.shape == shape
+        and not a.flags.writeable
+        and (a.base is None or not a.base.flags.writeable)
+    ):
+        return a  # already frozen (e.g. a row of a read-only block): sharing it is safe
+    arr = np.array(to_numpy(a), dtype=np.float32)  # a private copy
     if arr.shape != shape:
         raise ValueError(f"BlendshapeFrame.{name} has shape {arr.shape}; expected {shape}")
     arr.setflags(write=False)

@@ -27,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_BACKEND": "backend",
     "A2F_TRITON_URL": "triton_url",
     "A2F_TICK_MS": "tick_ms",
+    "A2F_INFER_DEPTH": "infer_depth",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
@@ -136,6 +137,11 @@ class ServeSettings(_Strict):
         description="decode + resample + schedule in the ingress instead of the AudioEncoder "
         "hop: auto = for 16 kHz streams only (no resampling: the hop would carry no work)",
     )
+    infer_depth: int = Field(
+        2, ge=1, le=8,
+        description="inference calls in flight per ingress replica (1 = each tick waits for "
+        "its inference; 2 = the next tick's call queues while one runs)",
+    )  # fmt: skip
     stage_attempts: int = Field(3, ge=1, le=20, description="tries per stage call")
     retry_backoff_ms: float = Field(50, ge=0, le=10000, description="first retry delay")
     stage_timeout_s: float = Field(30, gt=0, le=600, description="deadline per stage call")

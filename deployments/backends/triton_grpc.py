@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from deployments.aio_compat import install_poller_filter
 from deployments.backends.base import (
     BackendError,
     InferenceTimeout,
@@ -71,6 +72,7 @@ class TritonGrpcBackend:
         self.client = grpcclient.InferenceServerClient(url)
         self.url, self.timeout_s = url, timeout_s
         self._meta: dict[str, _Meta] = {}
+        self._filtered = False
 
     async def _metadata(self, model: str) -> _Meta:
         meta = self._meta.get(model)
@@ -85,6 +87,9 @@ class TritonGrpcBackend:
 
     async def infer(self, model: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch on Triton (see the protocol)."""
+        if not self._filtered:  # the first call runs in the replica's user loop
+            install_poller_filter()
+            self._filtered = True
         try:
             meta = await self._metadata(model)
             return await self._infer_wire(model, meta, inputs)

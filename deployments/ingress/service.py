@@ -281,26 +281,42 @@ class StreamService:
         opts = self.options
         monitor = InputRateMonitor(session.fps, opts.low_fps, opts.low_fps_max_s)
         iterator = chunks.__aiter__()
+        loop = asyncio.get_running_loop()
         try:
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(iterator.__anext__(), opts.idle_timeout_s)
-                except StopAsyncIteration:
-                    session.end_of_audio()
-                    if meter is not None:  # observability hook (issue #8)
-                        meter.audio_closed()
-                    return
-                except TimeoutError:
-                    raise ServiceError(
-                        StatusCode.DEADLINE_EXCEEDED,
-                        f"no data from the client for {opts.idle_timeout_s:g} s "
-                        f"(max_wait_time_idle_ms); send audio or end_of_audio",
-                    ) from None
-                session.push(chunk)
-                if meter is not None:  # observability hook (issue #8)
-                    meter.audio(session.input_seconds)
-                monitor.check(session.input_seconds, time.monotonic())
+            # one deadline moved per chunk: asyncio.wait_for would make a task per chunk
+            async with asyncio.timeout(None) as idle:
+                await self._read_chunks(session, iterator, idle, loop, monitor, meter)
+        except TimeoutError:
+            session.fail(
+                StatusCode.DEADLINE_EXCEEDED,
+                f"no data from the client for {opts.idle_timeout_s:g} s "
+                f"(max_wait_time_idle_ms); send audio or end_of_audio",
+            )
         except ServiceError as exc:
             session.fail(exc.code, exc.message)
         except Exception as exc:  # the transport broke: end the stream with a status
             session.fail(StatusCode.INTERNAL, f"reading the client stream failed: {exc}")
+
+    async def _read_chunks(
+        self,
+        session: Any,
+        iterator: AsyncIterator[InputChunk],
+        idle: asyncio.Timeout,
+        loop: asyncio.AbstractEventLoop,
+        monitor: Any,
+        meter: Any,
+    ) -> None:
+        idle_s = self.options.idle_timeout_s
+        while True:
+            idle.reschedule(loop.time() + idle_s)
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                session.end_of_audio()
+                if meter is not None:  # observability hook (issue #8)
+                    meter.audio_closed()
+                return
+            session.push(chunk)  # synchronous: the deadline cannot pass in here
+            if meter is not None:  # observability hook (issue #8)
+                meter.audio(session.input_seconds)
+            monitor.check(session.input_seconds, time.monotonic())

@@ -129,7 +129,8 @@ class StreamHandle:
         """Wait for frames; return ``(frames, done)`` (done: no frame will follow)."""
         if not self.session.outbox and not self.session.done:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):  # no task per wait (asyncio.wait_for)
+                    await self._event.wait()
         self._event.clear()
         frames, self.session.outbox = self.session.outbox, []
         return frames, self.session.done and not self.session.outbox

@@ -15,6 +15,7 @@ finally fails the stream ends with an error anyway).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -46,6 +47,13 @@ class OutFrame:
     frame: BlendshapeFrame
     audio: bytes
     input_emotions: tuple = ()
+
+
+def _frozen_block(a: np.ndarray) -> np.ndarray:
+    """A read-only float32 C-contiguous copy of ``a`` (its rows become frames as they are)."""
+    out = np.array(a, dtype=np.float32, order="C")
+    out.setflags(write=False)
+    return out
 
 
 @dataclass
@@ -127,6 +135,8 @@ class Session:
         self._fps = Fraction(s.fps)  # exact, as the time codes use it
         self.default_emotion = np.asarray(s.params.emotion.beginning_emotion, np.float32)
         self._inflight: dict[str, object] = {}
+        # inference calls in flight, oldest first: (windows, their frames' emotions)
+        self._infer_q: deque[tuple[win.WindowBatch, np.ndarray]] = deque()
 
     # --- client side ---------------------------------------------------------------------------
 
@@ -170,6 +180,7 @@ class Session:
             and len(self.a2e_pending) == 0
             and not self.solvable
             and not self._inflight
+            and not self._infer_q
         )
 
     # --- stage 1: encode -------------------------------------------------------------------------
@@ -239,8 +250,16 @@ class Session:
     # --- stage 3: inference ----------------------------------------------------------------------
 
     def take_infer(self, limit: int | None = None) -> rec.InferItem | None:
-        """The runnable windows whose emotions are known (at most ``limit``), or None."""
+        """The runnable windows whose emotions are known (at most ``limit``), or None.
+
+        The windows leave ``pending`` now, so the next call takes the ones after them: a
+        regression stream may have windows in several inference calls at once (its results
+        must be applied in the order taken). A diffusion stream takes nothing while a call is in
+        flight: each window needs the GRU latents the previous one returns.
+        """
         if self.error or len(self.pending) == 0:
+            return None
+        if self._infer_q and self.spec.kind != "regression":
             return None
         emotion, n = wq.window_emotions(
             self.pending, self.spec.kind, self.user, self.detected, self.default_emotion
@@ -249,23 +268,22 @@ class Session:
             n = min(n, limit)
         if n == 0:
             return None
-        batch, _ = wq.split(self.pending, n)
+        batch, self.pending = wq.split(self.pending, n)
         samples, offset = wq.segment(self.acc, batch)
         item = rec.InferItem(
             self.spec.stream_id, self.spec.model_id, samples, offset, batch.start,
             self.spec.params.face.input_strength, emotion[:n], batch.frame_row,
             batch.frame_output, self.latents,
         )  # fmt: skip
-        self._inflight["infer"] = (batch, wq.frame_emotions(batch, emotion[:n]))
+        self._infer_q.append((batch, wq.frame_emotions(batch, emotion[:n])))
         return item
 
     def apply_infer(self, res: rec.InferResult) -> None:
-        """Queue the network rows for the solver."""
-        batch, emotions = self._inflight.pop("infer")  # type: ignore[misc]
+        """Queue the network rows for the solver (results in the order the calls were taken)."""
+        batch, emotions = self._infer_q.popleft()
         if res.error is not None:
             self.fail(res.error.code, res.error.message)
             return
-        _, self.pending = wq.split(self.pending, len(batch))
         self.latents = res.latents
         if len(batch.frame):
             self.solvable.append(_Solvable(batch.frame, batch.time_code, emotions, res.rows))
@@ -296,12 +314,13 @@ class Session:
         frames = np.concatenate([p.frames for p in parts])
         codes = np.concatenate([p.time_codes for p in parts])
         emotions = np.concatenate([p.emotions for p in parts])
-        jaw = res.jaw.reshape(-1, 4, 4).transpose(0, 2, 1)  # SDK column-major -> matrix
+        jaw = _frozen_block(res.jaw.reshape(-1, 4, 4).transpose(0, 2, 1))  # SDK column-major
+        weights, eyes, emotions = map(_frozen_block, (res.weights, res.eyes, emotions))
         last = self.encoded_closed and not len(self.pending) and not self.solvable
         audio = self._audio_slices([int(f) for f in frames], last)
         for i in range(len(frames)):
-            bf = BlendshapeFrame(
-                int(frames[i]), float(codes[i]), res.weights[i], jaw[i], res.eyes[i], emotions[i]
+            bf = BlendshapeFrame(  # rows of read-only blocks: no per-frame copies
+                int(frames[i]), float(codes[i]), weights[i], jaw[i], eyes[i], emotions[i]
             )
             keys, self.new_user_keys = tuple(self.new_user_keys), []
             self.outbox.append(OutFrame(bf, audio[i], keys))

@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -80,6 +80,12 @@ class TickOptions:
         max_infer_windows: most network windows of ONE stream per tick (None: all). A stream
             in real time has 1-2 per tick; a burst's thousands are cut into ticks so that its
             inference and solving overlap instead of running one after the other.
+        infer_depth: inference calls in flight at once (1 = the tick waits for its inference).
+            With 2, a tick starts its inference call and goes on, so the next tick's call is
+            queued at the inference replicas while this one runs (they and Triton never idle
+            between calls, and a slow call no longer delays the next tick's windows). Results
+            are applied strictly in the order the calls were made; a diffusion stream still has
+            one call in flight at a time (GRU state).
     """
 
     tick_s: float = 0.03
@@ -90,6 +96,11 @@ class TickOptions:
     encode_in_ingress: str = "auto"
     overlap_solve: bool = True
     max_infer_windows: int | None = 32
+    infer_depth: int = 2
+
+    def __post_init__(self) -> None:
+        if self.infer_depth < 1:
+            raise ValueError(f"infer_depth={self.infer_depth} must be >= 1")
 
 
 class StageFailed(RuntimeError):
@@ -103,6 +114,13 @@ _STAGES: tuple[tuple[str, str, str], ...] = (
     ("infer", "take_infer", "apply_infer"),
     ("solve", "take_solve", "apply_solve"),
 )
+
+
+def _apply(pairs: list[tuple[Session, Any]], results: list[Any], apply: str) -> None:
+    """Each result to its session, exactly once (not to sessions that failed meanwhile)."""
+    for (session, _), result in zip(pairs, results, strict=True):
+        if session.error is None:
+            getattr(session, apply)(result)
 
 
 class SessionManager:
@@ -136,6 +154,7 @@ class SessionManager:
         self._ids = itertools.count()
         self._loop_task: asyncio.Task[None] | None = None
         self._solving: asyncio.Task[None] | None = None
+        self._inferring: deque[asyncio.Task[None]] = deque()  # oldest first
 
     # --- sessions ------------------------------------------------------------------------------
 
@@ -205,12 +224,34 @@ class SessionManager:
                     stage = self._stage(method, apply, pairs, tick_start, wake=True)
                     self._solving = asyncio.get_running_loop().create_task(stage)
                 continue
+            if method == "infer" and self.options.infer_depth > 1:
+                await self._start_infer(tick_start)
+                continue
             limit = {"limit": self.options.max_infer_windows} if method == "infer" else {}
             pairs = self._take(take, **limit)
             if method == "encode" and pairs:
                 pairs = self._encode_here(pairs, tick_start)
             await self._stage(method, apply, pairs, tick_start)
         self._wake()
+
+    async def _start_infer(self, tick_start: float) -> None:
+        """Start this tick's inference call without waiting for it (``infer_depth`` > 1).
+
+        At most ``infer_depth`` calls are in flight: when full, wait for the oldest first. Each
+        call applies its results only after the call before it applied theirs, so a stream's
+        windows reach the solver in order even when a later call finishes first.
+        """
+        while self._inferring and self._inferring[0].done():
+            self._inferring.popleft()
+        if len(self._inferring) >= self.options.infer_depth:
+            await asyncio.wait({self._inferring[0]})  # never raises: _stage handles errors
+            self._inferring.popleft()
+        pairs = self._take("take_infer", limit=self.options.max_infer_windows)
+        if not pairs:
+            return
+        previous = self._inferring[-1] if self._inferring else None
+        stage = self._stage("infer", "apply_infer", pairs, tick_start, after=previous)
+        self._inferring.append(asyncio.get_running_loop().create_task(stage))
 
     def _take(self, take: str, **kw: Any) -> list[tuple[Session, Any]]:
         sessions = [h.session for h in self.handles.values()]
@@ -227,8 +268,12 @@ class SessionManager:
         pairs: list[tuple[Session, Any]],
         tick_start: float,
         wake: bool = False,
+        after: asyncio.Task[None] | None = None,
     ) -> None:
-        """One batched call of ``method`` for ``pairs``; apply each result exactly once."""
+        """One batched call of ``method`` for ``pairs``; apply each result exactly once.
+
+        ``after``: a task whose results must be applied before these (the previous call).
+        """
         if not pairs:
             return
         items = [item for _, item in pairs]
@@ -243,10 +288,10 @@ class SessionManager:
             log.exception("stage %s failed", method)
             for session, _ in pairs:
                 session.fail(StatusCode.INTERNAL, f"stage '{method}' failed: {exc}")
+        if after is not None:
+            await asyncio.wait({after})  # its errors are its own (handled inside it)
         if results is not None:
-            for (session, _), result in zip(pairs, results, strict=True):
-                if session.error is None:
-                    getattr(session, apply)(result)
+            _apply(pairs, results, apply)
         if wake:
             self._wake()
 
@@ -301,10 +346,12 @@ class SessionManager:
             handle.session.fail(StatusCode.UNAVAILABLE, "the server is shutting down")
             handle.wake()
         self.handles.clear()
-        if self._solving is not None:
-            self._solving.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._solving
+        for task in [*self._inferring, self._solving]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._inferring.clear()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

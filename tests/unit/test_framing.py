@@ -71,3 +71,16 @@ def test_frame_rejects_weights_when_shape_is_wrong() -> None:
         fr.BlendshapeFrame(0, 0.0, np.zeros(52))
     with pytest.raises(ValueError, match="eye_rotations"):
         fr.frames_from_arrays([0], [0.0], np.zeros((1, 68)), eye_rotations=np.zeros((2, 4)))
+
+
+def test_read_only_float32_rows_are_shared_and_writable_inputs_copied() -> None:
+    BlendshapeFrame, NUM_BLENDSHAPES = fr.BlendshapeFrame, fr.NUM_BLENDSHAPES
+    block = np.array(np.arange(2 * NUM_BLENDSHAPES, dtype=np.float32).reshape(2, -1))
+    block.setflags(write=False)
+    shared = BlendshapeFrame(0, 0.0, block[1])
+    assert np.shares_memory(shared.weights, block)  # frozen already: no per-frame copy
+    writable = np.ones(NUM_BLENDSHAPES, np.float32)
+    copied = BlendshapeFrame(0, 0.0, writable)
+    writable[:] = 5.0
+    assert not np.shares_memory(copied.weights, writable)
+    assert float(copied.weights[0]) == 1.0 and not copied.weights.flags.writeable

@@ -18,6 +18,7 @@ import grpc
 
 from a2f_actors.audio import AudioLimits
 from a2f_actors.config import A2FConfig
+from deployments.aio_compat import install_poller_filter
 from deployments.ingress.grpc import health
 from deployments.ingress.grpc.servicer import (
     A2FControllerServicer,
@@ -50,6 +51,7 @@ def service_from_settings(
         backoff_s=settings.retry_backoff_ms / 1000.0,
         timeout_s=settings.stage_timeout_s,
         encode_in_ingress=settings.encode_in_ingress,
+        infer_depth=settings.infer_depth,
     )
     manager = SessionManager(
         pipeline, Catalog(settings, config), limits, ticks, a2e_skip=adv.a2e.inference_interval - 1
@@ -103,6 +105,7 @@ class GrpcIngress:
         """Bind the port and start serving; return the bound port."""
         if self.server is not None:
             return self.bound_port
+        install_poller_filter()  # several loops per replica: see deployments.aio_compat
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),

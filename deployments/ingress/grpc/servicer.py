@@ -22,7 +22,7 @@ from nvidia_audio2face_3d import a2x_export_config_pb2_grpc as cfg_grpc
 from nvidia_audio2face_3d import audio2face_pb2_grpc
 from nvidia_audio2face_3d import messages_pb2 as nim
 
-from deployments.ingress.grpc import convert
+from deployments.ingress.grpc import convert, wire
 from deployments.ingress.service import (
     Frame,
     InputChunk,
@@ -43,6 +43,8 @@ GRPC_CODES: dict[StatusCode, grpc.StatusCode] = {
     StatusCode.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     StatusCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
+#: The NIM controller service's full name (as in NVIDIA's generated stubs).
+SERVICE = "nvidia_ace.services.a2f_controller.v1.A2FControllerService"
 #: gRPC metadata keys copied into the service header.
 MODEL_KEY = "x-a2f-model"
 #: Seconds spent reading the rest of a failed stream's requests (see :func:`_drain`).
@@ -78,6 +80,12 @@ async def _drain(requests: AsyncIterator[Any], timeout_s: float = DRAIN_S) -> No
                     return
 
 
+def _frame_bytes(encoder: wire.FrameEncoder, event: Frame) -> bytes:
+    f = event.frame
+    keys = [(k.time_code_s, k.values) for k in event.input_emotions]
+    return encoder.frame(f.time_code_s, f.weights, event.audio, f.emotion, keys)
+
+
 def _converted(event: Any, type_family: str) -> nim.A2F3DAnimationDataStream:
     if isinstance(event, Frame):
         return convert.frame_message(event, type_family)
@@ -99,6 +107,9 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
     def __init__(self, service: StreamService, type_family: str = "a") -> None:
         self.service = service
         self.type_family = type_family
+        self.encoder = wire.FrameEncoder(
+            convert.TYPE_URLS[type_family], convert.EMOTION_AGGREGATE_KEY
+        )
 
     async def _header(
         self, requests: AsyncIterator[nim.AudioWithEmotionStream], context: Any
@@ -121,8 +132,13 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
 
     async def ProcessAudioStream(
         self, request_iterator: AsyncIterator[nim.AudioWithEmotionStream], context: Any
-    ) -> AsyncIterator[nim.A2F3DAnimationDataStream]:
-        """Header -> audio chunks -> end_of_audio  ==>  header, frames, event, status."""
+    ) -> AsyncIterator[nim.A2F3DAnimationDataStream | bytes]:
+        """Header -> audio chunks -> end_of_audio  ==>  header, frames, event, status.
+
+        Frames are yielded as wire bytes (:mod:`deployments.ingress.grpc.wire`, the same
+        message :func:`convert.frame_message` builds); :func:`register` installs the serializer
+        that passes them through.
+        """
         requests = request_iterator.__aiter__()
         final: StreamStatus | None = None
         try:
@@ -133,6 +149,9 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
             yield convert.status_message(final)
         else:
             async for event in self.service.run_stream(header, _chunks(requests)):
+                if isinstance(event, Frame):
+                    yield _frame_bytes(self.encoder, event)
+                    continue
                 yield _converted(event, self.type_family)
                 if isinstance(event, StreamStatus):
                     final = event
@@ -167,6 +186,19 @@ class ExportConfigServicer(cfg_grpc.A2XExportConfigServiceServicer):
 def register(
     server: grpc.aio.Server, controller: A2FControllerServicer, export: ExportConfigServicer
 ) -> None:
-    """Add both NIM services to ``server``."""
-    audio2face_pb2_grpc.add_A2FControllerServiceServicer_to_server(controller, server)
+    """Add both NIM services to ``server``.
+
+    ``ProcessAudioStream`` is registered like the generated
+    ``add_A2FControllerServiceServicer_to_server`` (same service and method names, same request
+    type) except for the response serializer, which also accepts pre-encoded frame bytes.
+    """
+    handlers = {
+        "ProcessAudioStream": grpc.stream_stream_rpc_method_handler(
+            controller.ProcessAudioStream,
+            request_deserializer=nim.AudioWithEmotionStream.FromString,
+            response_serializer=wire.serialize_reply,
+        )
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
     cfg_grpc.add_A2XExportConfigServiceServicer_to_server(export, server)

@@ -183,14 +183,22 @@ def test_overlapped_solve_runs_beside_next_inference_and_keeps_frames_identical(
     runs = {}
     for overlap in (False, True):
         slow = SlowSolvePipeline(stages, solve_s=0.02)
-        tick = TickOptions(tick_s=0.005, backoff_s=0.001, overlap_solve=overlap)
+        tick = TickOptions(
+            tick_s=0.005,
+            backoff_s=0.001,
+            overlap_solve=overlap,
+            max_infer_windows=8,
+            infer_depth=1,  # this test is about the solve overlap alone
+        )
         service = make_service(slow, catalog, tick=tick)
-        events = asyncio.run(collect(service, header(), chunks_of(data, 1600, 0.01)))
+        # all audio at once, at most 8 windows per tick: every tick has windows to infer, so
+        # with overlap tick k+1's inference starts while tick k's 20 ms solve still runs
+        events = asyncio.run(collect(service, header(), chunks_of(data, len(data))))
         assert events[-1] == StreamStatus()
         runs[overlap] = (slow.overlaps, frames_of(events))
     (seq_overlaps, seq_frames), (ovl_overlaps, ovl_frames) = runs[False], runs[True]
     assert not any(running for _, running in seq_overlaps)  # strictly one stage at a time
-    assert any(n == "infer" and "solve" in running for n, running in ovl_overlaps)
+    assert any(n == "infer" and "solve" in running for n, running in ovl_overlaps), ovl_overlaps
     # never two solve calls at once: a stream's frames come from one solve after the other
     assert not any(n == "solve" and "solve" in running for n, running in ovl_overlaps)
     assert [f.frame_index for f in ovl_frames] == list(range(len(seq_frames)))
@@ -226,3 +234,68 @@ def test_burst_is_cut_into_ticks_of_at_most_max_infer_windows_per_stream(stages,
         np.stack([f.weights for f in frames_of(whole)]),
         atol=1e-6,
     )
+
+
+class SlowInferPipeline:
+    """Delegates; infer calls sleep 40, 5, 40, 5, ... ms (so a later call can finish first)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.infers = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.finish_order: list[int] = []
+
+    def __getattr__(self, name: str):
+        if name != "infer":
+            return getattr(self.inner, name)
+
+        async def infer(items):
+            k = self.infers
+            self.infers += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(0.04 if k % 2 == 0 else 0.005)
+                return await self.inner.infer(items)
+            finally:
+                self.in_flight -= 1
+                self.finish_order.append(k)
+
+        return infer
+
+
+def test_pipelined_inference_applies_results_in_order_when_calls_finish_out_of_order(
+    stages, catalog
+) -> None:
+    data = pcm(1.5, seed=3)
+    runs = {}
+    for depth in (1, 2):
+        slow = SlowInferPipeline(stages)
+        tick = TickOptions(tick_s=0.005, backoff_s=0.001, max_infer_windows=4, infer_depth=depth)
+        service = make_service(slow, catalog, tick=tick)
+
+        async def both(service=service):  # two streams: windows of both in every call
+            one = collect(service, header(), chunks_of(data, len(data)))
+            other = collect(service, header(), chunks_of(data, len(data)))
+            return await asyncio.wait_for(asyncio.gather(one, other), 30)
+
+        two = asyncio.run(both())
+        assert all(events[-1] == StreamStatus() for events in two)
+        runs[depth] = (slow, [frames_of(events) for events in two])
+    (seq, seq_frames), (pipe, pipe_frames) = runs[1], runs[2]
+    assert seq.max_in_flight == 1
+    assert pipe.max_in_flight == 2
+    assert pipe.finish_order != sorted(pipe.finish_order)  # a later call did finish first
+    for frames, reference in zip(pipe_frames, seq_frames, strict=True):
+        assert [f.frame_index for f in frames] == list(range(len(reference)))  # once, in order
+        np.testing.assert_allclose(
+            np.stack([f.weights for f in frames]),
+            np.stack([f.weights for f in reference]),
+            atol=1e-6,
+        )
+
+
+def test_infer_depth_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="infer_depth"):
+        TickOptions(infer_depth=0)
