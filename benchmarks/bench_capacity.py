@@ -169,8 +169,12 @@ def start_cluster(pkg: Path, model_id: str, tmp: Path) -> list[str]:
         triton_workdir=str(tmp / "work"), burst_mode=True, default_model=model_id,
         models=(ModelEntry(model_id=model_id, kind="regression", path=str(pkg)),),
         deployments={k: one for k in ("ingress", "audio_encoder", "inference", "solver", "triton")},
+        infer_depth=int(os.environ.get("A2F_INFER_DEPTH", "1")),  # the settings' env variable
     )  # fmt: skip
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from deployments.cli.run_serve import set_local_ray_env
+
+    set_local_ray_env()  # as `a2f serve` / `make run` on one machine
     ray.init(
         address="local",  # a new instance, never a `ray start` cluster on this host
         num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",

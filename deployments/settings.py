@@ -138,9 +138,10 @@ class ServeSettings(_Strict):
         "hop: auto = for 16 kHz streams only (no resampling: the hop would carry no work)",
     )
     infer_depth: int = Field(
-        2, ge=1, le=8,
+        1, ge=1, le=8,
         description="inference calls in flight per ingress replica (1 = each tick waits for "
-        "its inference; 2 = the next tick's call queues while one runs)",
+        "its inference; 2 = the next tick's call queues while one runs: for a remote, "
+        "latency-bound inference hop; slower on a CPU-bound box)",
     )  # fmt: skip
     stage_attempts: int = Field(3, ge=1, le=20, description="tries per stage call")
     retry_backoff_ms: float = Field(50, ge=0, le=10000, description="first retry delay")

@@ -85,7 +85,9 @@ class TickOptions:
             queued at the inference replicas while this one runs (they and Triton never idle
             between calls, and a slow call no longer delays the next tick's windows). Results
             are applied strictly in the order the calls were made; a diffusion stream still has
-            one call in flight at a time (GRU state).
+            one call in flight at a time (GRU state). Default 1: on the 2-core CPU box
+            depth 2 made more, smaller calls under load and was slower (docs/serving.md); it is
+            meant for a remote, latency-bound inference hop (e.g. a GPU Triton node).
     """
 
     tick_s: float = 0.03
@@ -96,7 +98,7 @@ class TickOptions:
     encode_in_ingress: str = "auto"
     overlap_solve: bool = True
     max_infer_windows: int | None = 32
-    infer_depth: int = 2
+    infer_depth: int = 1
 
     def __post_init__(self) -> None:
         if self.infer_depth < 1:
