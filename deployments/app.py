@@ -34,8 +34,11 @@ def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) 
 
     ``fixed_replicas`` marks port owners (ingress, TritonOwner): one replica, or with
     ``max_replicas_per_node: 1`` ``max_replicas`` of them, at most one per node (one Triton per
-    GPU node). Custom ``resources`` (e.g. ``a2f_triton_node: 1``) and ``num_gpus`` go into
-    ``ray_actor_options`` only when set, so the defaults place everything as before.
+    GPU node). The ingress may also run ``max_replicas`` replicas on one node: their gRPC
+    servers share the NIM port (``SO_REUSEPORT``, the kernel spreads client connections), each
+    with its own sessions and tick loop. Custom ``resources`` (e.g. ``a2f_triton_node: 1``) and
+    ``num_gpus`` go into ``ray_actor_options`` only when set, so the defaults place everything
+    as before.
     """
     opt = settings.deployment(stage)
     actor: dict[str, Any] = {"num_cpus": opt.num_cpus}
@@ -50,7 +53,9 @@ def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) 
     if opt.max_replicas_per_node is not None:
         out["max_replicas_per_node"] = opt.max_replicas_per_node
     if fixed_replicas:
-        out["num_replicas"] = opt.max_replicas if opt.max_replicas_per_node == 1 else 1
+        shared_port = stage == "ingress"  # SO_REUSEPORT: replicas on one node share the port
+        several = shared_port or opt.max_replicas_per_node == 1
+        out["num_replicas"] = opt.max_replicas if several else 1
     elif opt.min_replicas == opt.max_replicas:
         out["num_replicas"] = max(1, opt.max_replicas)
     else:
@@ -145,7 +150,8 @@ def build_app(settings: ServeSettings | None = None) -> Any:
     if s.a2e_model:
         detector = deploy(_Staged(EmotionDetector, "emotion"), "emotion", "EmotionDetector")
         detector = detector.bind(s, triton)
-    # The ingress: NIM gRPC + HTTP/WebSocket (FastAPI, late-bound app) + tenants, one replica
+    # The ingress: NIM gRPC + HTTP/WebSocket (FastAPI, late-bound app) + tenants; replicas
+    # (ingress.max_replicas) share the gRPC port, each owns the sessions of its connections
     from deployments.ingress.http.ingress import ApiIngress
 
     ingress = deploy(serve.ingress()(ApiIngress), "ingress", "ApiIngress", fixed=True)

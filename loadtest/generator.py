@@ -227,7 +227,12 @@ class LevelPlan:
 async def _slot(slot: int, plan: LevelPlan, clips: Sequence[Clip], opts: StreamOptions,
                 live: LiveCounters, deadline: float, out: list[StreamRecord]) -> None:  # fmt: skip
     await asyncio.sleep(plan.stagger_s * slot / max(1, plan.streams))
-    options = [("grpc.max_receive_message_length", _MAX_MESSAGE)]
+    # each slot is one avatar client with its own connection (grpc would otherwise share one
+    # subchannel across the process): ingress replicas sharing the port then each get a share
+    options = [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
     async with grpc.aio.insecure_channel(opts.url, options=options) as channel:
         k = 0
         while True:

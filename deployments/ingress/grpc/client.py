@@ -155,7 +155,10 @@ async def animate(
         timeout_s: call deadline.
     """
     result = StreamResult()
-    async with grpc.aio.insecure_channel(url) as channel:
+    # one call = one client: its own connection (not grpc's process-wide shared subchannel),
+    # so calls spread over ingress replicas that share the port like separate avatars do
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    async with grpc.aio.insecure_channel(url, options=options) as channel:
         stub = audio2face_pb2_grpc.A2FControllerServiceStub(channel)
         call = stub.ProcessAudioStream(
             _requests(pcm, rate, params, chunk_s, emotions, delay_s),

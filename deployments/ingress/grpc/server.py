@@ -110,6 +110,9 @@ class GrpcIngress:
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
+                # several ingress replicas on one node bind the same NIM port; the kernel
+                # spreads connections (gRPC's Linux default, stated because the layout needs it)
+                ("grpc.so_reuseport", 1),
             ]
         )
         register(

@@ -160,3 +160,10 @@ def test_serve_accepts_the_generated_autoscaling_config() -> None:
     config = AutoscalingConfig(**auto)
     policy = config.policy.get_policy()
     assert policy.__name__ == "WorkPolicy"
+
+
+def test_ingress_replicas_share_the_port_on_one_node_and_triton_stays_single() -> None:
+    three = DeploymentOptions(num_cpus=0.2, min_replicas=1, max_replicas=3)
+    s = ServeSettings(deployments={"ingress": three, "triton": three})
+    assert _options(s, "ingress", fixed_replicas=True)["num_replicas"] == 3  # SO_REUSEPORT
+    assert _options(s, "triton", fixed_replicas=True)["num_replicas"] == 1  # ports + a GPU
