@@ -110,7 +110,7 @@ def package(arg: Path | None, tmp: Path) -> tuple[Path, str, str]:
     return path, "synthetic_v1.0", "SYNTHETIC package (models/ada_v2.3 not found): test net"
 
 
-def serve_only(pkg: Path, model_id: str, tmp: Path) -> int:
+def serve_only(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -> int:
     """Child process: run the cluster, print its URLs as one JSON line, serve until stdin ends.
 
     The cluster runs in its own process so that the clients of the benchmark (gRPC aio, like a
@@ -120,7 +120,7 @@ def serve_only(pkg: Path, model_id: str, tmp: Path) -> int:
     from ray import serve
 
     try:
-        urls = start_cluster(pkg, model_id, tmp)
+        urls = start_cluster(pkg, model_id, tmp, ingress_replicas)
         print(json.dumps({"urls": urls}), flush=True)
         sys.stdin.read()
     finally:
@@ -129,10 +129,13 @@ def serve_only(pkg: Path, model_id: str, tmp: Path) -> int:
     return 0
 
 
-def spawn_cluster(pkg: Path, model_id: str, tmp: Path) -> tuple[subprocess.Popen, list[str]]:
+def spawn_cluster(
+    pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1
+) -> tuple[subprocess.Popen, list[str]]:
     """Start :func:`serve_only` in a child; return it and ``[grpc, metrics, triton]`` URLs."""
     cmd = [sys.executable, __file__, "--serve-only", "--package", str(pkg),
-           "--model-id", model_id, "--workdir", str(tmp)]  # fmt: skip
+           "--model-id", model_id, "--workdir", str(tmp),
+           "--ingress-replicas", str(ingress_replicas)]  # fmt: skip
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     for line in child.stdout:  # the child's own logs go to stderr
@@ -153,7 +156,7 @@ def stop_cluster(child: subprocess.Popen) -> None:
         child.wait(30)
 
 
-def start_cluster(pkg: Path, model_id: str, tmp: Path) -> list[str]:
+def start_cluster(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -> list[str]:
     """Ray + Serve + the a2f app in this process; returns ``[grpc, metrics, triton]`` URLs."""
     import ray
     from ray import serve
@@ -168,7 +171,8 @@ def start_cluster(pkg: Path, model_id: str, tmp: Path) -> list[str]:
         triton_http_port=ports[2], triton_metrics_port=ports[3],
         triton_workdir=str(tmp / "work"), burst_mode=True, default_model=model_id,
         models=(ModelEntry(model_id=model_id, kind="regression", path=str(pkg)),),
-        deployments={k: one for k in ("ingress", "audio_encoder", "inference", "solver", "triton")},
+        deployments={k: one for k in ("audio_encoder", "inference", "solver", "triton")}
+        | {"ingress": one.model_copy(update={"max_replicas": ingress_replicas})},
         infer_depth=int(os.environ.get("A2F_INFER_DEPTH", "1")),  # the settings' env variable
     )  # fmt: skip
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -205,6 +209,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--slo-p99-ms", type=float, default=150.0, help="SLO p99 frame latency")
     ap.add_argument("--clips", nargs="+", default=[DEFAULT_CLIP_GLOB], help="WAV files/globs")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
+    ap.add_argument(
+        "--ingress-replicas", type=int, default=1,
+        help="ingress replicas sharing the NIM port (docs/scale_out.md)",
+    )  # fmt: skip
     ap.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model-id", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -215,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print the table, write the sweep's results folder."""
     args = _args(argv)
     if args.serve_only:
-        return serve_only(args.package, args.model_id, args.workdir)
+        return serve_only(args.package, args.model_id, args.workdir, args.ingress_replicas)
     secs = 0.5 if args.quick else 2.0
     with tempfile.TemporaryDirectory(prefix="a2f-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"package: {what}; machine: {os.cpu_count()} cpus, load {os.getloadavg()}")
         raw = {t: raw_model(onnx, t, secs) for t in (1, 2)}
         best_raw = max(r[1] for r in raw.values())
-        child, urls = spawn_cluster(pkg, model_id, tmp)
+        child, urls = spawn_cluster(pkg, model_id, tmp, args.ingress_replicas)
         try:
             rows = asyncio.run(
                 _measure(args, raw, best_raw, tuple(urls), model_id, secs, child.pid)
