@@ -21,6 +21,7 @@ from a2f_actors import windows as win
 from a2f_actors.audio import AudioLimits, decode_pcm16
 from a2f_actors.errors import A2FError
 from deployments.session import records as rec
+from deployments.session.packing import Packed, repack, unpack
 from deployments.session.windowing import concat
 
 #: The ingress already enforced the per-message and per-clip limits; a tick may hold several
@@ -44,7 +45,12 @@ class AudioEncoder:
     def __init__(self, settings: object | None = None) -> None:
         self.settings = settings
 
-    async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
+    async def encode(self, items: list[rec.EncodeItem] | Packed) -> list[rec.EncodeResult] | Packed:
+        """One result per item, in order; a :class:`Packed` call gets a Packed answer."""
+        batch, packed = unpack(items)
+        return repack(await self._encode(batch), packed)
+
+    async def _encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
         """One result per item, in order (see :mod:`deployments.session.records`)."""
         return [self.encode_one(item) for item in items]
 

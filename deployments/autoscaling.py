@@ -20,15 +20,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from deployments.session.packing import Packed, unpack
+
 #: The custom metric the stages report and the policy reads.
 WORK_METRIC = "a2f_work_per_s"
 BUSY_METRIC = "a2f_busy_fraction"
 
 
-def work_units(items: Sequence[Any]) -> int:
-    """Windows (``starts``) or frames (``rows``) of a stage call's items."""
+def work_units(items: Sequence[Any] | Packed) -> int:
+    """Windows (``starts``) or frames (``rows``) of a stage call's items (packed or not)."""
     total = 0
-    for item in items:
+    for item in unpack(items)[0]:
         value = next((getattr(item, a) for a in ("starts", "rows") if hasattr(item, a)), None)
         total += 1 if value is None else len(value)
     return total

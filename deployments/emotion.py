@@ -19,6 +19,7 @@ from a2f_actors.emotion import emotion_param_arrays, new_emotion_state, postproc
 from deployments.backends.base import InferenceBackend, ModelNotFound, ShapeMismatch
 from deployments.face_inference import NetworkInfo, cut, make_backend, network_infos
 from deployments.session import records as rec
+from deployments.session.packing import Packed, repack, unpack
 from deployments.settings import ServeSettings
 
 
@@ -39,7 +40,14 @@ class EmotionDetector:
         """Build from the serve settings."""
         return cls(network_infos(settings, ("a2e",)), make_backend(settings))
 
-    async def detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
+    async def detect(
+        self, items: list[rec.EmotionItem] | Packed
+    ) -> list[rec.EmotionResult] | Packed:
+        """One result per item, in order; a :class:`Packed` call gets a Packed answer."""
+        batch, packed = unpack(items)
+        return repack(await self._detect(batch), packed)
+
+    async def _detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
         """One result per item, in order."""
         groups: dict[str, list[int]] = defaultdict(list)
         for i, item in enumerate(items):

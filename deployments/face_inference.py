@@ -31,6 +31,7 @@ from a2f_actors import windows as win
 from a2f_actors.model_package import load_package
 from deployments.backends.base import InferenceBackend, ModelNotFound, ShapeMismatch
 from deployments.session import records as rec
+from deployments.session.packing import Packed, repack, unpack
 from deployments.settings import ServeSettings
 
 _REGRESSION_WINDOW = 8320
@@ -120,7 +121,12 @@ class A2FInference:
         nets = network_infos(settings, ("regression", "diffusion"))
         return cls(nets, make_backend(settings))
 
-    async def infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
+    async def infer(self, items: list[rec.InferItem] | Packed) -> list[rec.InferResult] | Packed:
+        """One result per item, in order; a :class:`Packed` call gets a Packed answer."""
+        batch, packed = unpack(items)
+        return repack(await self._infer(batch), packed)
+
+    async def _infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
         """One result per item, in order; items of one model share backend batches."""
         groups: dict[str, list[int]] = defaultdict(list)
         for i, item in enumerate(items):

@@ -26,6 +26,7 @@ from a2f_actors.model_package import load_package
 from a2f_actors.params import BlendshapeOutputParams
 from a2f_actors.postprocess import face_param_arrays, split_track_states, stack_track_states
 from deployments.session import records as rec
+from deployments.session.packing import Packed, repack, unpack
 from deployments.settings import ModelEntry, ServeSettings
 
 Animator = RegressionAnimator | DiffusionAnimator
@@ -107,7 +108,12 @@ class BlendshapeSolver:
                 self._animators[key] = DiffusionAnimator.from_package(pkg, identity, tables)
         return self._animators[key]
 
-    async def solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
+    async def solve(self, items: list[rec.SolveItem] | Packed) -> list[rec.SolveResult] | Packed:
+        """One result per item, in order; a :class:`Packed` call gets a Packed answer."""
+        batch, packed = unpack(items)
+        return repack(await self._solve(batch), packed)
+
+    async def _solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
         """One result per item, in order."""
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, it in enumerate(items):

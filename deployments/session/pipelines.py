@@ -10,10 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from deployments.session import records as rec
+from deployments.session.packing import Packed, unpack
+
+
+def _results(reply: Any) -> list[Any]:
+    return unpack(reply)[0]
 
 
 class HandlePipeline:
     """Stage calls through Serve deployment handles (one hop per call).
+
+    Items and results cross as one :class:`~deployments.session.packing.Packed` payload each.
 
     Args:
         encoder, detector, inference, solver: the stages' deployment handles (detector may be
@@ -26,21 +33,21 @@ class HandlePipeline:
 
     async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
         """AudioEncoder.encode."""
-        return await self.encoder.encode.remote(items)
+        return _results(await self.encoder.encode.remote(Packed(items)))
 
     async def detect(self, items: list[rec.EmotionItem]) -> list[rec.EmotionResult]:
         """EmotionDetector.detect."""
         if self.detector is None:
             raise RuntimeError("no EmotionDetector deployment: set a2e_model in the settings")
-        return await self.detector.detect.remote(items)
+        return _results(await self.detector.detect.remote(Packed(items)))
 
     async def infer(self, items: list[rec.InferItem]) -> list[rec.InferResult]:
         """A2FInference.infer."""
-        return await self.inference.infer.remote(items)
+        return _results(await self.inference.infer.remote(Packed(items)))
 
     async def solve(self, items: list[rec.SolveItem]) -> list[rec.SolveResult]:
         """BlendshapeSolver.solve."""
-        return await self.solver.solve.remote(items)
+        return _results(await self.solver.solve.remote(Packed(items)))
 
 
 class LocalPipeline:
