@@ -66,6 +66,8 @@ class DiffusionConfig:
     speeds: list[float] = field(default_factory=list)  # speed perturbation factors ([] = off)
     eq_db: float = 0.0  # random EQ, dB std per knot (0 = off)
     p_band: float = 0.0  # probability of a random band limit
+    chain_weight: float = 0.0  # sampled-chain loss (the 2-step sampler as served), 0 = off
+    seam_weight: float = 0.0  # extra weight of the stitched track's window-boundary velocity
 
     @property
     def augment(self) -> bool:
@@ -182,6 +184,85 @@ def sequence_loss(
     return total / w
 
 
+def served_windows(
+    net: DiffusionNet, batch: dict, noise: torch.Tensor
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The 2-step sampler over a batch's consecutive windows, as served.
+
+    Every window of a sequence uses the same ``noise`` (the SDK's ``constant_noise``); the GRU
+    state of each step is carried from window to window (zeros at the first, as after a
+    reset). The windows' centre frames are stitched as the SDK emits them (frames 15..44),
+    the first :attr:`DiffusionDims.crossfade` of each window after the first blended from the
+    previous window's frames 45.. exactly as the exported graph's cross-fade does (it is
+    linear, so it commutes with the per-dimension normalisation).
+
+    Args:
+        net: the network.
+        batch: :func:`sample_batch` output (``mel`` [B,W,40,100], identity, emotion).
+        noise: ``[B, 2, 60, 72]`` N(0, 1): the code-space noise of the two steps.
+
+    Returns:
+        ``(x0 per window [B,60,72] normalised, stitched centre frames [B, 30 W, 72])``.
+    """
+    mel = batch["mel"]
+    b, w = mel.shape[:2]
+    n, ab = net.dims.crossfade, net.alpha_bars[1]
+    states = torch.zeros(2, 2, b, net.dims.hidden)
+    fade = net.fade
+    outs, track, prev = [], [], None
+    for k in range(w):
+        audio, cond = net.conditions(mel[:, k], batch["identity"], batch["emotion"])
+        x, new = noise[:, 0], []
+        for s, t in enumerate(TIMESTEPS):
+            x0, h = net.denoiser(x, t, audio, cond, states[s])
+            new.append(h)
+            if s == 0:
+                x = math.sqrt(ab) * x0 + math.sqrt(1.0 - ab) * noise[:, 1]
+        states = torch.stack(new)
+        centre = x0[:, CENTER_FIRST:CENTER_LAST]
+        if prev is not None and n > 0:
+            mid = (1.0 - fade) * prev + fade * centre[:, :n]
+            centre = torch.cat([mid, centre[:, n:]], dim=1)
+        prev = x0[:, CENTER_LAST : CENTER_LAST + n]
+        outs.append(x0)
+        track.append(centre)
+    return outs, torch.cat(track, dim=1)
+
+
+def chain_loss(
+    net: DiffusionNet, batch: dict, ts_lip: torch.Tensor, cfg: DiffusionConfig,
+    gen: torch.Generator,
+) -> torch.Tensor:  # fmt: skip
+    """Loss of the output as served (:func:`served_windows`, one noise draw per sequence).
+
+    The per-window x_0 loss of :func:`sequence_loss` taken on the *sampled* output, plus the
+    velocity error of the stitched track, its jumps across window boundaries weighted
+    ``1 + seam_weight``. Trains the chain the server runs (step 2 sees the model's own step-1
+    estimate, not a noised target) and trains away jitter that the constant noise locks to a
+    fixed frame of every window, and so to the seams.
+    """
+    code = batch["code"]
+    b, w = code.shape[:2]
+    noise = torch.randn((b, 2, FRAMES, code.shape[-1]), generator=gen)
+    outs, pred = served_windows(net, batch, noise)
+    fw = frame_weights()
+    total = code.new_zeros(())
+    for k, x0 in enumerate(outs):
+        err = x0 - code[:, k]
+        mse = (fw * err**2).mean()
+        vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
+        dw = err[..., :52] * net.code_std[:52]
+        closure = 1.0 + cfg.closure_weight * batch["bilabial"][:, k, :, None]
+        lip = (fw * closure * (dw @ ts_lip) ** 2).mean()
+        total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
+    true = code[:, :, CENTER_FIRST:CENTER_LAST].reshape(b, -1, code.shape[-1])
+    verr = (pred[:, 1:] - pred[:, :-1]) - (true[:, 1:] - true[:, :-1])
+    period = CENTER_LAST - CENTER_FIRST
+    jw = torch.ones(verr.shape[1], 1)
+    jw[period - 1 :: period] += cfg.seam_weight  # a window's last frame -> the next's first
+    return total / w + cfg.velocity_weight * (jw * verr**2).mean()
+
+
 def build_net(cfg: DiffusionConfig, ts: TrainSet, character: object) -> tuple[DiffusionNet, float]:
     """The network with its fixed decoder (tongue/jaw map fitted on styled corpus frames)."""
     rng = np.random.default_rng(0)
@@ -215,7 +296,10 @@ def train(
     lip = torch.from_numpy(ts.lip)
     start, losses, step = time.time(), [], 0
     for step in range(cfg.steps):
-        loss = sequence_loss(net, sample_batch(ts, cfg, rng), step % 2, lip, cfg, gen)
+        batch = sample_batch(ts, cfg, rng)
+        loss = sequence_loss(net, batch, step % 2, lip, cfg, gen)
+        if cfg.chain_weight > 0:
+            loss = loss + cfg.chain_weight * chain_loss(net, batch, lip, cfg, gen)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
