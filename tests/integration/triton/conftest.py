@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from deployments.triton import fixtures
-from deployments.triton.repository import BuildOptions, NetworkSource, build_repository
+from deployments.triton.repository import (
+    BuildOptions,
+    NetworkSource,
+    build_repository,
+    with_settings,
+)
 from deployments.triton.server import ServerState, TritonPorts, TritonServer, free_ports
+
+#: Model id of the long-queue-delay copy of the tiny regression net (dynamic batching test).
+BATCHING_ID = "tinybatch"
 
 
 def make_sources(root: Path) -> list[NetworkSource]:
@@ -50,7 +58,13 @@ class TritonEnv:
 def triton_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonEnv]:
     root = tmp_path_factory.mktemp("triton")
     sources = make_sources(root / "packages")
-    build_repository(sources, root / "repo", BuildOptions(intra_op_threads=1))
+    opts = BuildOptions(intra_op_threads=1)
+    build_repository(sources, root / "repo", opts)
+    # The same tiny regression net with a 50 ms queue delay (production: 0.1 ms, see
+    # repository.CPU_DEFAULTS): at 0.1 ms, whether 32 concurrent requests merge depends on the
+    # machine's speed and load, so the batcher test uses this copy to show batching itself.
+    batching = NetworkSource("regression", BATCHING_ID, sources[0].onnx_path)
+    build_repository([batching], root / "repo", with_settings(opts, max_queue_delay_us=50_000))
     http, grpc, metrics = free_ports(3)
     server = TritonServer(root / "repo", TritonPorts(http, grpc, metrics), workdir=root / "work")
     try:

@@ -24,7 +24,7 @@ from deployments.triton.server import (
     group_members,
     read_state,
 )
-from tests.integration.triton.conftest import TritonEnv, free_ports, make_sources
+from tests.integration.triton.conftest import BATCHING_ID, TritonEnv, free_ports, make_sources
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +110,7 @@ async def _concurrent(env: TritonEnv, model: str, n: int) -> None:
 
 
 def test_dynamic_batching_forms_batches_under_32_concurrent_requests(triton_env: TritonEnv) -> None:
-    model = "a2f_regression_tiny"
+    model = f"a2f_regression_{BATCHING_ID}"  # 50 ms queue delay: merging does not race the CPU
     before = _metrics(triton_env)
     asyncio.run(_concurrent(triton_env, model, 32))
     after = _metrics(triton_env)
