@@ -162,18 +162,17 @@ def start_cluster(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1
     from ray import serve
 
     from deployments.app import build_app
-    from deployments.settings import DeploymentOptions, ModelEntry, ServeSettings
+    from deployments.settings import DeploymentOptions, ModelEntry, load_settings
 
     ports = free_ports(6)
     one = DeploymentOptions(num_cpus=0.05, min_replicas=1, max_replicas=1)
-    settings = ServeSettings(
+    settings = load_settings(  # A2F_* variables apply (e.g. A2F_INFER_DEPTH); these win
         grpc_port=ports[0], backend="triton", triton_grpc_port=ports[1],
         triton_http_port=ports[2], triton_metrics_port=ports[3],
         triton_workdir=str(tmp / "work"), burst_mode=True, default_model=model_id,
         models=(ModelEntry(model_id=model_id, kind="regression", path=str(pkg)),),
         deployments={k: one for k in ("audio_encoder", "inference", "solver", "triton")}
         | {"ingress": one.model_copy(update={"max_replicas": ingress_replicas})},
-        infer_depth=int(os.environ.get("A2F_INFER_DEPTH", "1")),  # the settings' env variable
     )  # fmt: skip
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from deployments.cli.run_serve import set_local_ray_env

@@ -86,9 +86,8 @@ def _frame_bytes(encoder: wire.FrameEncoder, event: Frame) -> bytes:
     return encoder.frame(f.time_code_s, f.weights, event.audio, f.emotion, keys)
 
 
-def _converted(event: Any, type_family: str) -> nim.A2F3DAnimationDataStream:
-    if isinstance(event, Frame):
-        return convert.frame_message(event, type_family)
+def _converted(event: Any) -> nim.A2F3DAnimationDataStream:
+    """Start, end and status events (frames go through :func:`_frame_bytes`)."""
     if isinstance(event, StreamStart):
         return convert.start_message(event)
     if isinstance(event, StreamEnd):
@@ -152,7 +151,7 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
                 if isinstance(event, Frame):
                     yield _frame_bytes(self.encoder, event)
                     continue
-                yield _converted(event, self.type_family)
+                yield _converted(event)
                 if isinstance(event, StreamStatus):
                     final = event
         if final is not None and final.code != StatusCode.OK:
