@@ -146,7 +146,15 @@ if __name__ == "__main__":
     p.add_argument("--window-s", type=float, default=8.0)
     p.add_argument("--tick-ms", type=float, default=30.0)
     p.add_argument("--profile", type=Path)
+    p.add_argument(
+        "--ray-metrics", action="store_true",
+        help="run inside a local Ray instance, so the app's metrics go to Ray (as in a replica)",
+    )  # fmt: skip
     a = p.parse_args()
+    if a.ray_metrics:
+        import ray
+
+        ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
     prof = cProfile.Profile() if a.profile else None
     if prof:
         prof.enable()

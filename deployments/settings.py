@@ -28,6 +28,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_TRITON_URL": "triton_url",
     "A2F_TICK_MS": "tick_ms",
     "A2F_INFER_DEPTH": "infer_depth",
+    "A2F_SERVE_FAST_PATH": "serve_fast_path",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
@@ -143,6 +144,12 @@ class ServeSettings(_Strict):
         "its inference; 2 = the next tick's call queues while one runs: for a remote, "
         "latency-bound inference hop; slower on a CPU-bound box)",
     )  # fmt: skip
+    serve_fast_path: bool = Field(
+        True,
+        description="replicas run Ray Serve's throughput-optimized request path (user code and "
+        "handle routing on the replica's own event loop, gRPC between handles and replicas; "
+        "deployments.app.FAST_PATH_ENV); false = Serve's defaults",
+    )
     stage_attempts: int = Field(3, ge=1, le=20, description="tries per stage call")
     retry_backoff_ms: float = Field(50, ge=0, le=10000, description="first retry delay")
     stage_timeout_s: float = Field(30, gt=0, le=600, description="deadline per stage call")
