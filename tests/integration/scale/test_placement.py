@@ -56,10 +56,12 @@ def test_resources_gpus_and_per_node_cap_reach_the_actor_options() -> None:
 def test_fast_path_env_reaches_every_replica_and_only_when_on() -> None:
     on, off = ServeSettings(), ServeSettings(serve_fast_path=False)
     assert on.serve_fast_path  # the default
-    for stage, fixed in (("ingress", True), ("triton", True), ("inference", False),
-                         ("solver", False), ("audio_encoder", False), ("emotion", False)):  # fmt: skip
+    want = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+    stages = (("ingress", True), ("triton", True), ("inference", False), ("solver", False),
+              ("audio_encoder", False), ("emotion", False))  # fmt: skip
+    for stage, fixed in stages:
         env = _options(on, stage, fixed)["ray_actor_options"]["runtime_env"]["env_vars"]
-        assert env == {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+        assert env == want
         assert "runtime_env" not in _options(off, stage, fixed)["ray_actor_options"]
     assert load_settings(environ={"A2F_SERVE_FAST_PATH": "false"}).serve_fast_path is False
 
