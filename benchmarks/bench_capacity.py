@@ -16,7 +16,7 @@ Rows (frames = 30 fps animation frames of the regression network):
    track-frames per core-second at 32 tracks.
 
 Usage: ``python benchmarks/bench_capacity.py [--package models/ada_v2.3] [--quick]
-[--levels 1,2,4,8,16,32,64] [--out results/bench]``. Without ``--package`` and
+[--levels 1,2,4,8,16,20,24,28,32,48,64] [--out results/bench]``. Without ``--package`` and
 without ``models/ada_v2.3`` it uses a synthetic package with the regression-sized test net
 (``deployments.triton.fixtures``) and says so.
 """
@@ -124,8 +124,13 @@ def serve_only(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -
         print(json.dumps({"urls": urls}), flush=True)
         sys.stdin.read()
     finally:
+        from deployments.triton.server import stop_from_state
+
         serve.shutdown()
         ray.shutdown()
+        # as `a2f run`: Triton runs in its own session and outlives a replica that was not
+        # shut down gracefully (an orphan server would skew the next run's CPU figures)
+        stop_from_state(tmp / "work" / "triton")
     return 0
 
 
@@ -202,7 +207,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--package", type=Path, help="regression package (default models/ada_v2.3)")
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test)")
-    ap.add_argument("--levels", default="1,2,4,8,16,32,64", help="sweep stream counts")
+    ap.add_argument(
+        "--levels", default="1,2,4,8,16,20,24,28,32,48,64",
+        help="sweep stream counts (finer steps above 16: the answer sizes a cluster)",
+    )  # fmt: skip
     ap.add_argument("--level-s", type=float, default=15.0, help="seconds per sweep level")
     ap.add_argument("--burst-streams", type=int, default=32, help="concurrent burst streams")
     ap.add_argument("--slo-p99-ms", type=float, default=150.0, help="SLO p99 frame latency")
