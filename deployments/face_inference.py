@@ -101,6 +101,10 @@ class A2FInference:
         backend: the inference backend.
         max_batch: most rows per backend call.
         concurrency: backend calls in flight at once within one stage call.
+        split_rows: a call of at least ``2 * split_rows`` rows (and at most ``max_batch``) is
+            split into up to ``concurrency`` equal backend calls of at least ``split_rows``
+            rows, sent together, so that a real-time tick's batch runs on several Triton
+            instances at once instead of one (0: never split below ``max_batch``).
     """
 
     def __init__(
@@ -109,17 +113,26 @@ class A2FInference:
         backend: InferenceBackend,
         max_batch: int = 64,
         concurrency: int = 2,
+        split_rows: int = 0,
     ) -> None:
         self.networks = dict(networks)
         self.backend = backend
         self.max_batch = max_batch
         self.concurrency = concurrency
+        self.split_rows = split_rows
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> A2FInference:
         """Build from the serve settings (backend included)."""
         nets = network_infos(settings, ("regression", "diffusion"))
-        return cls(nets, make_backend(settings))
+        return cls(nets, make_backend(settings), split_rows=settings.inference_split_rows)
+
+    def _chunk_rows(self, n: int) -> int:
+        """Rows per backend call for a call of ``n`` rows."""
+        if self.split_rows <= 0 or n >= self.max_batch * self.concurrency:
+            return self.max_batch
+        parts = max(1, min(self.concurrency, n // self.split_rows))
+        return min(self.max_batch, -(-n // parts))
 
     async def infer(self, items: list[rec.InferItem] | Packed) -> list[rec.InferResult] | Packed:
         """One result per item, in order; a :class:`Packed` call gets a Packed answer."""
@@ -158,14 +171,15 @@ class A2FInference:
         Triton instance busy (2 on CPU) instead of one after the other.
         """
         n = next(iter(inputs.values())).shape[0]
+        rows = self._chunk_rows(n)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(lo: int) -> dict[str, np.ndarray]:
-            chunk = {k: v[lo : lo + self.max_batch] for k, v in inputs.items()}
+            chunk = {k: v[lo : lo + rows] for k, v in inputs.items()}
             async with gate:
                 return await self.backend.infer(name, chunk)
 
-        parts = await asyncio.gather(*(one(lo) for lo in range(0, n, self.max_batch)))
+        parts = await asyncio.gather(*(one(lo) for lo in range(0, n, rows)))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     async def _regression(self, net: NetworkInfo, items: list[rec.InferItem]) -> list:

@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_TICK_MS": "tick_ms",
     "A2F_INFER_DEPTH": "infer_depth",
     "A2F_SERVE_FAST_PATH": "serve_fast_path",
+    "A2F_INFERENCE_SPLIT_ROWS": "inference_split_rows",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
@@ -143,6 +144,11 @@ class ServeSettings(_Strict):
         description="inference calls in flight per ingress replica (1 = each tick waits for "
         "its inference; 2 = the next tick's call queues while one runs: for a remote, "
         "latency-bound inference hop; slower on a CPU-bound box)",
+    )  # fmt: skip
+    inference_split_rows: int = Field(
+        12, ge=0, le=4096,
+        description="A2FInference splits a call of >= 2x this many rows into concurrent "
+        "backend calls (one per Triton instance; docs/serving.md); 0 = only above max_batch",
     )  # fmt: skip
     serve_fast_path: bool = Field(
         True,

@@ -1,0 +1,53 @@
+"""A2FInference splits a real-time tick's batch over the backend's instances (split_rows)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from deployments.backends.base import ModelSpec
+from deployments.backends.fake import FakeBackend
+from deployments.face_inference import A2FInference
+from deployments.settings import ServeSettings
+
+SPEC = ModelSpec(inputs={"input": (1, 64), "emotion": (1, 26)}, outputs={"result": (1, 9)})
+
+
+def _run(split_rows: int, n: int) -> tuple[list[int], np.ndarray]:
+    backend = FakeBackend({"net": SPEC})
+    inf = A2FInference({}, backend, max_batch=64, concurrency=2, split_rows=split_rows)
+    rng = np.random.default_rng(n)
+    inputs = {
+        "input": rng.standard_normal((n, 1, 64)).astype(np.float32),
+        "emotion": rng.standard_normal((n, 1, 26)).astype(np.float32),
+    }
+    out = asyncio.run(inf._run("net", inputs))
+    return [batch for _, batch in backend.calls], out["result"]
+
+
+@pytest.mark.parametrize(
+    ("n", "calls"),
+    [
+        (5, [5]),  # below 2 x split_rows: one call
+        (23, [23]),
+        (24, [12, 12]),  # one call per instance
+        (35, [18, 17]),
+        (100, [50, 50]),
+        (128, [64, 64]),  # from 2 x max_batch on: max_batch chunks, as without splitting
+        (300, [64, 64, 64, 64, 44]),
+    ],
+)
+def test_calls_are_split_evenly_and_give_the_same_rows(n: int, calls: list[int]) -> None:
+    got_calls, got = _run(12, n)
+    assert got_calls == calls
+    plain_calls, plain = _run(0, n)
+    assert plain_calls == [min(64, n - lo) for lo in range(0, n, 64)]
+    np.testing.assert_allclose(got, plain, rtol=0, atol=1e-6)
+
+
+def test_split_rows_comes_from_the_settings() -> None:
+    assert ServeSettings().inference_split_rows == 12
+    with pytest.raises(ValueError, match="inference_split_rows"):
+        ServeSettings(inference_split_rows=-1)
