@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest.scenarios import LevelResult, max_passing
+from loadtest.scenarios import LevelResult, max_passing, sweep_maxima
 
 STAGES = ("resample", "a2e", "a2f", "postprocess_solve", "serialize")
 LEVEL_COLUMNS = (
@@ -125,6 +125,13 @@ def bottleneck(r: LevelResult) -> str:
     return f"{group} ({cores[group]:.2f} cores of {total:.2f}); split: {split}"
 
 
+def _repeats(levels: Sequence[LevelResult]) -> str:
+    maxima = sweep_maxima(levels)
+    if len(maxima) < 2:
+        return ""
+    return f" (median of {len(maxima)} sweeps: {', '.join(map(str, maxima))})"
+
+
 def markdown(head: Mapping[str, Any], levels: Sequence[LevelResult]) -> str:
     """The human report."""
     m, cfg = head["machine"], head["config"]
@@ -135,7 +142,7 @@ def markdown(head: Mapping[str, Any], levels: Sequence[LevelResult]) -> str:
         f"- machine: {m['host']}, {m['cpus']} x {m['cpu_model']}, {m['platform']}, load "
         f"average at start {m['loadavg_at_start']}",
         "- config: " + ", ".join(f"{k}={v}" for k, v in cfg.items()),
-        f"- max streams meeting the SLO: **{max_passing(levels)}**",
+        f"- max streams meeting the SLO: **{max_passing(levels)}**{_repeats(levels)}",
         f"- busiest cluster process group at the last level: {bottleneck(levels[-1])}"
         if levels
         else "- no level ran",
@@ -207,6 +214,7 @@ def write(out: Path, config: Mapping[str, Any], levels: Sequence[LevelResult],
     out.mkdir(parents=True, exist_ok=True)
     head = header(config)
     head["max_streams_at_slo"] = max_passing(levels)
+    head["max_streams_per_sweep"] = sweep_maxima(levels)
     data: dict[str, Any] = {"header": head, "levels": [_level_json(r) for r in levels]}
     if replica_samples:
         data["replicas"] = replicas.to_json(replica_samples)

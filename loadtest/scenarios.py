@@ -141,26 +141,61 @@ def doubling_levels(start: int = 1, stop: int = 256) -> list[int]:
     return out
 
 
-async def sweep(cfg: LoadConfig, clips: Sequence[Clip], levels: Sequence[int],
-                progress: Progress | None = None) -> list[LevelResult]:  # fmt: skip
-    """Run increasing levels; stop after the first one that breaks the SLO."""
+async def sweep(
+    cfg: LoadConfig, clips: Sequence[Clip], levels: Sequence[int],
+    progress: Progress | None = None, repeats: int = 1,
+) -> list[LevelResult]:  # fmt: skip
+    """Run increasing levels; stop after the first one that breaks the SLO; ``repeats`` times.
+
+    With ``repeats`` > 1 the whole sweep runs again from the first level and each level is
+    named ``sweep-N#r`` (r = 1, 2, ...): on a shared or cloud VM the answer moves with the
+    machine's speed from one sweep to the next, so a sizing decision should rest on several
+    (:func:`sweep_maxima`, :func:`max_passing`).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats} must be >= 1")
     out = []
-    for n in levels:
-        result = await run_one_level(cfg, clips, n, f"sweep-{n}", progress)
-        out.append(result)
-        if not result.verdict.passed:
-            break
+    for run in range(1, repeats + 1):
+        suffix = f"#{run}" if repeats > 1 else ""
+        for n in levels:
+            result = await run_one_level(cfg, clips, n, f"sweep-{n}{suffix}", progress)
+            out.append(result)
+            if not result.verdict.passed:
+                break
     return out
 
 
-def max_passing(levels: Sequence[LevelResult]) -> int:
-    """Largest stream count that met the SLO before the first failure (0 = none)."""
+def sweep_runs(levels: Sequence[LevelResult]) -> list[list[LevelResult]]:
+    """Levels grouped by sweep (names ending in ``#r``), in order; one group otherwise."""
+    runs: dict[str, list[LevelResult]] = {}
+    for r in levels:
+        key = r.name.rpartition("#")[2] if "#" in r.name else ""
+        runs.setdefault(key, []).append(r)
+    return list(runs.values())
+
+
+def _max_passing_run(levels: Sequence[LevelResult]) -> int:
     best = 0
     for r in levels:
         if not r.verdict.passed:
             break
         best = max(best, r.streams)
     return best
+
+
+def sweep_maxima(levels: Sequence[LevelResult]) -> list[int]:
+    """Each sweep's largest passing stream count (one entry per repeat)."""
+    return [_max_passing_run(run) for run in sweep_runs(levels)]
+
+
+def max_passing(levels: Sequence[LevelResult]) -> int:
+    """Largest stream count that met the SLO before the first failure (0 = none).
+
+    For repeated sweeps (:func:`sweep`), the median of the sweeps' answers (the lower middle
+    one for an even count): one fast or slow minute of the VM does not decide it.
+    """
+    maxima = sorted(sweep_maxima(levels))
+    return maxima[(len(maxima) - 1) // 2] if maxima else 0
 
 
 async def soak(cfg: LoadConfig, clips: Sequence[Clip], streams: int, total_s: float,

@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser("sweep", help="1, 2, 4, ... streams until the SLO breaks")
     _common(sweep)
     sweep.add_argument("--levels", default="1,2,4,8,16,32,64,128", help="stream counts")
+    sweep.add_argument(
+        "--repeats", type=int, default=1,
+        help="run the whole sweep this many times; the answer is the median (a VM's speed "
+        "moves between sweeps)",
+    )  # fmt: skip
     soak = sub.add_parser("soak", help="fixed concurrency for a long time, in windows")
     _common(soak)
     soak.add_argument("--streams", type=int, default=8, help="concurrent streams")
@@ -133,7 +138,9 @@ async def _scenario(args: argparse.Namespace, cfg: Any, clips: list, progress: P
     if cmd == "soak":
         return await sc.soak(cfg, clips, args.streams, args.total_s, progress)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    return await sc.sweep(cfg, clips, levels, progress)
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats {args.repeats}: give 1 or more")
+    return await sc.sweep(cfg, clips, levels, progress, repeats=args.repeats)
 
 
 def _config_summary(args: argparse.Namespace, cfg: Any, clips: list) -> dict[str, Any]:

@@ -85,3 +85,19 @@ def test_run_and_soak_scenarios_meet_the_slo_on_a_healthy_server(fake_url, wav, 
                               "--out", str(tmp_path / "s"), *common]) == 0  # fmt: skip
     levels = json.loads((tmp_path / "s" / "result.json").read_text())["levels"]
     assert [lv["row"]["name"] for lv in levels] == ["soak-1/2", "soak-2/2"]
+
+
+def test_repeated_sweeps_report_each_answer_and_their_median(fake_url, wav, tmp_path) -> None:
+    out = tmp_path / "rep"
+    rc = loadtest_cmd.main(["loadtest", "sweep", "--levels", "1,2", "--repeats", "2",
+                            "--duration-s", "0.1", "--chunk-ms", "50", "--url", fake_url,
+                            "--clips", str(wav), "--quiet", "--out", str(out)])  # fmt: skip
+    assert rc == 0, (out / "report.md").read_text()
+    data = json.loads((out / "result.json").read_text())
+    names = [lv["row"]["name"] for lv in data["levels"]]
+    assert names == ["sweep-1#1", "sweep-2#1", "sweep-1#2", "sweep-2#2"]
+    assert data["header"]["max_streams_per_sweep"] == [2, 2]
+    assert data["header"]["max_streams_at_slo"] == 2
+    assert "**2** (median of 2 sweeps: 2, 2)" in (out / "report.md").read_text()
+    with pytest.raises(SystemExit, match="--repeats 0"):
+        loadtest_cmd.main(["loadtest", "sweep", "--repeats", "0", "--url", fake_url])
