@@ -41,6 +41,21 @@ FAST_PATH_ENV: dict[str, str] = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
 }
+#: Environment of every replica with ``serve_grpc_handles``: Serve's inter-deployment gRPC
+#: caps a message at 4 MiB by default (the replica's server and the caller's channel read the
+#: same variable), and a burst tick's inference call carries ~100 KB of audio per stream, so
+#: 40 bursting streams would already fail. 1 GiB: the cap is then the tick's own batching.
+GRPC_HANDLES_ENV: dict[str, str] = {"RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": str(1 << 30)}
+
+
+def replica_env(settings: ServeSettings) -> dict[str, str]:
+    """Environment variables every replica of the app gets (empty: none)."""
+    env: dict[str, str] = {}
+    if settings.serve_fast_path:
+        env |= FAST_PATH_ENV
+    if settings.serve_grpc_handles:
+        env |= GRPC_HANDLES_ENV
+    return env
 
 
 def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) -> dict[str, Any]:
@@ -52,7 +67,8 @@ def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) 
     servers share the NIM port (``SO_REUSEPORT``, the kernel spreads client connections), each
     with its own sessions and tick loop. Custom ``resources`` (e.g. ``a2f_triton_node: 1``) and
     ``num_gpus`` go into ``ray_actor_options`` only when set, so the defaults place everything
-    as before. ``serve_fast_path`` adds :data:`FAST_PATH_ENV` to every replica's runtime env.
+    as before. :func:`replica_env` (``serve_fast_path``, ``serve_grpc_handles``) goes into
+    every replica's runtime env.
     """
     opt = settings.deployment(stage)
     actor: dict[str, Any] = {"num_cpus": opt.num_cpus}
@@ -60,8 +76,9 @@ def _options(settings: ServeSettings, stage: str, fixed_replicas: bool = False) 
         actor["num_gpus"] = opt.num_gpus
     if opt.resources:
         actor["resources"] = dict(opt.resources)
-    if settings.serve_fast_path:  # merged with the job's env_vars (e.g. PYTHONPATH) by Ray
-        actor["runtime_env"] = {"env_vars": dict(FAST_PATH_ENV)}
+    env = replica_env(settings)
+    if env:  # merged with the job's env_vars (e.g. PYTHONPATH) by Ray
+        actor["runtime_env"] = {"env_vars": env}
     out: dict[str, Any] = {
         "ray_actor_options": actor,
         "max_ongoing_requests": opt.max_ongoing_requests,

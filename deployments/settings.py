@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_TICK_MS": "tick_ms",
     "A2F_INFER_DEPTH": "infer_depth",
     "A2F_SERVE_FAST_PATH": "serve_fast_path",
+    "A2F_SERVE_GRPC_HANDLES": "serve_grpc_handles",
     "A2F_INFERENCE_SPLIT_ROWS": "inference_split_rows",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
@@ -155,6 +156,12 @@ class ServeSettings(_Strict):
         description="replicas run Ray Serve's throughput-optimized request path (user code and "
         "handle routing on the replica's own event loop, gRPC between handles and replicas; "
         "deployments.app.FAST_PATH_ENV); false = Serve's defaults",
+    )
+    serve_grpc_handles: bool = Field(
+        True,
+        description="the ingress calls the stages over Serve's inter-deployment gRPC "
+        "(by value; deployments.app.GRPC_HANDLES_ENV) instead of Ray actor calls whose "
+        "results go through the object store",
     )
     stage_attempts: int = Field(3, ge=1, le=20, description="tries per stage call")
     retry_backoff_ms: float = Field(50, ge=0, le=10000, description="first retry delay")

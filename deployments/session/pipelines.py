@@ -25,11 +25,19 @@ class HandlePipeline:
     Args:
         encoder, detector, inference, solver: the stages' deployment handles (detector may be
             None when no A2E model is served).
+        by_value: send calls over Serve's inter-deployment gRPC (arguments and results by
+            value, ``handle.options(_by_reference=False)``) instead of Ray actor calls whose
+            results go through the object store (``serve_grpc_handles``).
     """
 
-    def __init__(self, encoder: Any, detector: Any, inference: Any, solver: Any) -> None:
-        self.encoder, self.detector = encoder, detector
-        self.inference, self.solver = inference, solver
+    def __init__(
+        self, encoder: Any, detector: Any, inference: Any, solver: Any, by_value: bool = False
+    ) -> None:
+        def opt(handle: Any) -> Any:
+            return handle.options(_by_reference=False) if by_value and handle else handle
+
+        self.encoder, self.detector = opt(encoder), opt(detector)
+        self.inference, self.solver = opt(inference), opt(solver)
 
     async def encode(self, items: list[rec.EncodeItem]) -> list[rec.EncodeResult]:
         """AudioEncoder.encode."""

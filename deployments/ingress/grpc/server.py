@@ -92,9 +92,12 @@ class GrpcIngress:
         self.settings = settings
         config = settings.nim_config()
         self.config_data = config.to_data()
-        self.service = service_from_settings(
-            settings, config, pipeline_cls(encoder, detector, inference, solver)
-        )
+        stages = (encoder, detector, inference, solver)
+        if issubclass(pipeline_cls, HandlePipeline):
+            pipeline = pipeline_cls(*stages, by_value=settings.serve_grpc_handles)
+        else:
+            pipeline = pipeline_cls(*stages)
+        self.service = service_from_settings(settings, config, pipeline)
         self.server: grpc.aio.Server | None = None
         self.bound_port = 0
         self._starting: asyncio.Task[None] | None = None

@@ -20,7 +20,7 @@ MULTINODE = ROOT / "cluster" / "multinode_local.yaml"
 
 
 def test_defaults_place_every_stage_as_before() -> None:
-    s = ServeSettings(serve_fast_path=False)
+    s = ServeSettings(serve_fast_path=False, serve_grpc_handles=False)
     assert _options(s, "ingress", fixed_replicas=True) == {
         "ray_actor_options": {"num_cpus": 0.2}, "max_ongoing_requests": 1000, "num_replicas": 1,
     }  # fmt: skip
@@ -41,7 +41,8 @@ def test_resources_gpus_and_per_node_cap_reach_the_actor_options() -> None:
         min_replicas=1, max_replicas=4, target_ongoing_requests=0.3, upscale_delay_s=2,
         downscale_delay_s=10, look_back_period_s=12,
     )  # fmt: skip
-    s = ServeSettings(deployments={"inference": opt}, serve_fast_path=False)
+    plain = {"serve_fast_path": False, "serve_grpc_handles": False}
+    s = ServeSettings(deployments={"inference": opt}, **plain)
     got = _options(s, "inference")
     assert got["ray_actor_options"] == {
         "num_cpus": 0.1, "num_gpus": 0.25, "resources": {"a2f_triton_node": 1.0},
@@ -54,9 +55,11 @@ def test_resources_gpus_and_per_node_cap_reach_the_actor_options() -> None:
 
 
 def test_fast_path_env_reaches_every_replica_and_only_when_on() -> None:
-    on, off = ServeSettings(), ServeSettings(serve_fast_path=False)
-    assert on.serve_fast_path  # the default
-    want = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+    on = ServeSettings()
+    off = ServeSettings(serve_fast_path=False, serve_grpc_handles=False)
+    assert on.serve_fast_path and on.serve_grpc_handles  # the defaults
+    want = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
+            "RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": str(1 << 30)}  # fmt: skip
     stages = (("ingress", True), ("triton", True), ("inference", False), ("solver", False),
               ("audio_encoder", False), ("emotion", False))  # fmt: skip
     for stage, fixed in stages:
@@ -64,6 +67,9 @@ def test_fast_path_env_reaches_every_replica_and_only_when_on() -> None:
         assert env == want
         assert "runtime_env" not in _options(off, stage, fixed)["ray_actor_options"]
     assert load_settings(environ={"A2F_SERVE_FAST_PATH": "false"}).serve_fast_path is False
+    grpc_only = ServeSettings(serve_fast_path=False)  # by-value calls still need the larger cap
+    env = _options(grpc_only, "solver")["ray_actor_options"]["runtime_env"]["env_vars"]
+    assert env == {"RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH": str(1 << 30)}
 
 
 def test_one_triton_per_triton_node() -> None:
