@@ -30,13 +30,15 @@ if TYPE_CHECKING:
 
 
 #: Environment of every replica with ``serve_fast_path``: Ray Serve's throughput-optimized
-#: request path. The replica runs user code on its own event loop instead of a second thread's,
-#: a replica's handles route on that loop too, and handles reach replicas over gRPC: fewer
-#: thread hand-offs per stage call, which on a loaded 2-core box are scheduler waits on every
-#: hop. Measured (docs/loadtest.md, 2026-12-06): at 28 real-time streams p99 frame latency
-#: 179-249 ms vs 241-441 ms with Serve's defaults, ingress CPU -4-8 %. Set per replica, not on
-#: the driver: a driver's blocking handle needs the router's own loop. Serve's direct ingress
-#: (replicas binding HTTP ports of their own) stays off: HTTP goes through Serve's proxy.
+#: request path. The replica runs user code on its own event loop instead of a second thread's
+#: and a replica's handles route on that loop too: fewer thread hand-offs per stage call, which
+#: on a loaded 2-core box are scheduler waits on every hop. (The mode also makes handles
+#: *created* in a replica default to gRPC; the app's handles are bound by the driver, so that
+#: part is ``serve_grpc_handles``.) Measured (docs/loadtest.md, 2026-12-06): at 28 real-time
+#: streams p99 frame latency 179-249 ms vs 241-441 ms with Serve's defaults, ingress CPU
+#: -4-8 %. Set per replica, not on the driver: a driver's blocking handle needs the router's
+#: own loop. Serve's direct ingress (replicas binding HTTP ports of their own) stays off: HTTP
+#: goes through Serve's proxy.
 FAST_PATH_ENV: dict[str, str] = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",

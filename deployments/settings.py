@@ -154,8 +154,8 @@ class ServeSettings(_Strict):
     serve_fast_path: bool = Field(
         True,
         description="replicas run Ray Serve's throughput-optimized request path (user code and "
-        "handle routing on the replica's own event loop, gRPC between handles and replicas; "
-        "deployments.app.FAST_PATH_ENV); false = Serve's defaults",
+        "handle routing on the replica's own event loop; deployments.app.FAST_PATH_ENV); "
+        "false = Serve's defaults",
     )
     serve_grpc_handles: bool = Field(
         True,
