@@ -91,6 +91,15 @@ def test_diffusion_latents_batch_axis_and_constant_noise(triton_env: TritonEnv) 
     np.testing.assert_allclose(rev["output_latents"][::-1], once["output_latents"], atol=1e-6)
 
 
+def test_batches_above_the_model_max_batch_size_are_split(triton_env: TritonEnv) -> None:
+    """12 diffusion streams in one round: the model's max_batch_size is 8, Triton refuses more."""
+    model = "a2f_diffusion_tiny"
+    remote, local = asyncio.run(_both(triton_env, model, _inputs(model, batch=12, seed=3)))
+    assert remote["prediction"].shape[0] == 12 and remote["output_latents"].shape[0] == 12
+    for name in ("prediction", "output_latents"):
+        np.testing.assert_allclose(remote[name], local[name], atol=1e-4)
+
+
 def _metric(text: str, name: str, model: str) -> float:
     pattern = rf'^{name}\{{[^}}]*model="{model}"[^}}]*\}} ([0-9.e+]+)$'
     return sum(float(m) for m in re.findall(pattern, text, flags=re.M))
