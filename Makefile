@@ -70,8 +70,8 @@ bench-models: $(STAMP) ## default networks: ONNX Runtime frames/s, FLOPs (regres
 	$(PY) benchmarks/bench_models.py
 	$(PY) benchmarks/bench_models_diffusion.py bench
 
-bench-capacity: $(STAMP) ## capacity: raw model, Triton, Serve pipeline (serving efficiency), max real-time streams, solver
-	$(PY) benchmarks/bench_capacity.py
+bench-capacity: $(STAMP) ## capacity: raw model, Triton, Serve pipeline (serving efficiency), max real-time streams (median of 3 sweeps), solver
+	$(PY) benchmarks/bench_capacity.py --sweeps 3
 
 bench: bench-resample bench-solver bench-models bench-capacity ## all benchmarks
 
