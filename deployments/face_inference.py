@@ -19,7 +19,6 @@ additionally merges the calls of several replicas. No ``@serve.batch``.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +28,12 @@ import numpy as np
 
 from a2f_actors import windows as win
 from a2f_actors.model_package import load_package
-from deployments.backends.base import InferenceBackend, ModelNotFound, ShapeMismatch
+from deployments.backends.base import (
+    InferenceBackend,
+    ModelNotFound,
+    ShapeMismatch,
+    infer_in_chunks,
+)
 from deployments.session import records as rec
 from deployments.session.packing import Packed, repack, unpack
 from deployments.settings import ServeSettings
@@ -165,22 +169,16 @@ class A2FInference:
             return [rec.InferResult(it.stream_id, empty, it.latents, error) for it in items]
 
     async def _run(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Backend calls of at most ``max_batch`` rows, ``concurrency`` in flight at once.
+        """Backend calls of :meth:`_chunk_rows` rows, ``concurrency`` in flight at once.
 
         A burst tick carries thousands of windows: sub-batches in flight together keep every
-        Triton instance busy (2 on CPU) instead of one after the other.
+        Triton instance busy (2 on CPU) instead of one after the other; a real-time tick's
+        ~30 windows are split in two for the same reason (``split_rows``).
         """
-        n = next(iter(inputs.values())).shape[0]
-        rows = self._chunk_rows(n)
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(lo: int) -> dict[str, np.ndarray]:
-            chunk = {k: v[lo : lo + rows] for k, v in inputs.items()}
-            async with gate:
-                return await self.backend.infer(name, chunk)
-
-        parts = await asyncio.gather(*(one(lo) for lo in range(0, n, rows)))
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        rows = self._chunk_rows(next(iter(inputs.values())).shape[0])
+        return await infer_in_chunks(
+            lambda chunk: self.backend.infer(name, chunk), inputs, rows, self.concurrency
+        )
 
     async def _regression(self, net: NetworkInfo, items: list[rec.InferItem]) -> list:
         """16 kHz segments --> [B, 8320] windows --> network --> result rows per stream."""

@@ -9,7 +9,8 @@ GRU latents travel as [B, 2, 2, 256]) and no ``noise`` input (generated next to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -94,3 +95,31 @@ class InferenceBackend(Protocol):
     async def close(self) -> None:
         """Release connections and sessions."""
         ...
+
+
+async def infer_in_chunks(
+    infer: Callable[[dict[str, np.ndarray]], Awaitable[dict[str, np.ndarray]]],
+    inputs: Mapping[str, np.ndarray],
+    rows: int,
+    concurrency: int | None = None,
+) -> dict[str, np.ndarray]:
+    """``infer`` on consecutive chunks of at most ``rows`` rows of ``inputs``, sent together.
+
+    Args:
+        infer: one backend call (serving layout: batch on axis 0 of every tensor).
+        inputs: ``{name: [B, ...]}``.
+        rows: most rows per call.
+        concurrency: calls in flight at once (None: all).
+
+    Returns:
+        Every output concatenated on axis 0, in row order.
+    """
+    n = next(iter(inputs.values())).shape[0]
+    gate = asyncio.Semaphore(concurrency or max(1, -(-n // rows)))
+
+    async def one(lo: int) -> dict[str, np.ndarray]:
+        async with gate:
+            return await infer({k: v[lo : lo + rows] for k, v in inputs.items()})
+
+    parts = await asyncio.gather(*(one(lo) for lo in range(0, n, rows)))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

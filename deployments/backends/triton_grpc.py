@@ -8,7 +8,7 @@ dropped. tritonclient is imported when a backend is built.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from deployments.backends.base import (
     ModelNotFound,
     ServerUnavailable,
     ShapeMismatch,
+    infer_in_chunks,
 )
 
 _STATUS_ERRORS: dict[str, type[BackendError]] = {
@@ -98,7 +99,11 @@ class TritonGrpcBackend:
             meta = await self._metadata(model)
             rows = next(iter(inputs.values())).shape[0] if inputs else 0
             if meta.max_batch and rows > meta.max_batch:
-                return await self._infer_split(model, meta, inputs, rows)
+                # Triton refuses a request above max_batch_size (INVALID_ARGUMENT), and the
+                # callers' batches follow the streams (a diffusion round carries one window
+                # per stream, 8 at most per request by default): split here, in order
+                call = functools.partial(self._infer_wire, model, meta)
+                return await infer_in_chunks(call, inputs, meta.max_batch)
             return await self._infer_wire(model, meta, inputs)
         except BackendError:
             raise
@@ -115,23 +120,6 @@ class TritonGrpcBackend:
             self._mod.InferInput(name, list(x.shape), meta.inputs[name])
             for name, x in inputs.items()
         ]
-
-    async def _infer_split(
-        self, model: str, meta: _Meta, inputs: dict[str, np.ndarray], rows: int
-    ) -> dict[str, np.ndarray]:
-        """Requests of at most the model's ``max_batch_size`` rows, sent together.
-
-        Triton refuses a request above it (INVALID_ARGUMENT), and the callers' batches follow
-        the streams (a diffusion round carries one window per stream, 8 at most per request
-        on both CPU and GPU defaults), so the backend splits; outputs are concatenated on the
-        batch axis, in order.
-        """
-        step = meta.max_batch
-        parts = await asyncio.gather(*(
-            self._infer_wire(model, meta, {k: v[lo : lo + step] for k, v in inputs.items()})
-            for lo in range(0, rows, step)
-        ))  # fmt: skip
-        return {n: np.concatenate([p[n] for p in parts]) for n in meta.outputs}
 
     async def _infer_wire(
         self, model: str, meta: _Meta, inputs: dict[str, np.ndarray]
