@@ -55,6 +55,7 @@ from a2f_actors.postprocess import (
     postprocess_jaw,
 )
 from a2f_actors.solver import SolverProblem, solve
+from a2f_actors.xp import get_xp
 
 _INDEX = {name: i for i, name in enumerate(BLENDSHAPES)}
 
@@ -180,14 +181,76 @@ class _Common:
             self._masks[key] = self.builder.for_mask(*key)
         return self._masks[key]
 
+    def _smoother_width(self) -> int:
+        """``K'``: trailing size of the compact smoother state."""
+        if self.builder.basis_rows is None:
+            return int(self.builder.d_t.shape[0] * 2 + 2)
+        return int(self.builder.basis_rows.shape[0])
+
     def new_state(self, num_tracks: int) -> AnimState:
         """Fresh state of ``num_tracks`` tracks (stream start or reset)."""
-        k = (
-            self.builder.d_t.shape[0] * 2 + 2
-            if self.builder.basis_rows is None
-            else (self.builder.basis_rows.shape[0])
-        )
+        k = self._smoother_width()
         return AnimState(new_skin_state(num_tracks, (k,)), new_eyes_state(num_tracks), None, None)
+
+    def _state_widths(self) -> tuple[int, int, int, int]:
+        """(smoother ``K'``, ``Pa`` skin, ``Pa_t`` tongue (0 without tongue), row length ``L``)."""
+        k = self._smoother_width()
+        n_skin = self.skin.problem.num_active
+        n_tongue = self.tongue.problem.num_active if self.tongue is not None else 0
+        return k, n_skin, n_tongue, 4 * k + 2 + n_skin + n_tongue
+
+    def pack_state(self, state: AnimState) -> Any:
+        """The tracks' state as ONE ``[T, L]`` float64 array, a row per track.
+
+        Row layout: upper smoother ``[2, K']``, lower smoother ``[2, K']``, initialized (0/1),
+        saccade clock, previous skin solve ``[Pa]``, previous tongue solve ``[Pa_t]`` (a
+        missing previous solve is written as zeros, which :func:`solve` treats the same way).
+        Every float32 and bool value round-trips exactly. This is the form a stream's state
+        crosses a process boundary in: one small array per stream instead of six arrays in
+        three records (a solve hop's pickling cost is per object, not per byte).
+        """
+        k, n_skin, n_tongue, width = self._state_widths()
+        sk = state.skin
+        xp = get_xp(sk.upper)
+        t = sk.upper.shape[0]
+        out = xp.zeros((t, width), dtype=xp.float64)
+        out[:, : 2 * k] = sk.upper.reshape(t, -1)
+        out[:, 2 * k : 4 * k] = sk.lower.reshape(t, -1)
+        out[:, 4 * k] = sk.initialized
+        out[:, 4 * k + 1] = state.eyes.clock
+        lo = 4 * k + 2
+        if state.w_skin is not None:
+            out[:, lo : lo + n_skin] = state.w_skin
+        if state.w_tongue is not None and n_tongue:
+            out[:, lo + n_skin :] = state.w_tongue
+        return out
+
+    def unpack_state(self, rows: Any) -> AnimState:
+        """Inverse of :meth:`pack_state`: ``[T, L]`` rows -> :class:`AnimState` of T tracks.
+
+        Raises:
+            ValueError: if the rows are not ``[T, L]`` for this animator (a state from another
+                model or character).
+        """
+        k, n_skin, n_tongue, width = self._state_widths()
+        xp = get_xp(rows)
+        if rows.ndim != 2 or rows.shape[1] != width:
+            raise ValueError(
+                f"animation state rows of shape {tuple(rows.shape)} do not fit this model "
+                f"(expected [T, {width}]); a stream's state belongs to the model it started with"
+            )
+        t = rows.shape[0]
+        f32 = xp.float32
+        skin = SkinState(
+            rows[:, : 2 * k].astype(f32).reshape(t, 2, k),
+            rows[:, 2 * k : 4 * k].astype(f32).reshape(t, 2, k),
+            rows[:, 4 * k] != 0,
+        )
+        eyes = EyesState(rows[:, 4 * k + 1].astype(f32))
+        lo = 4 * k + 2
+        w_skin = xp.ascontiguousarray(rows[:, lo : lo + n_skin])
+        w_tongue = xp.ascontiguousarray(rows[:, lo + n_skin :]) if n_tongue else None
+        return AnimState(skin, eyes, w_skin, w_tongue)
 
     def finish(
         self,
@@ -198,13 +261,19 @@ class _Common:
         params: FaceParamArrays,
         outputs: tuple[np.ndarray, np.ndarray, np.ndarray],
         state: AnimState,
+        counts: Any | None = None,
     ) -> tuple[AnimFrames, AnimState]:
-        """Post-process and solve ``F`` frames of ``T`` tracks (shared by both animators)."""
+        """Post-process and solve ``F`` frames of ``T`` tracks (shared by both animators).
+
+        ``counts``: optional ``[T]`` frames of each track when tracks of different lengths are
+        padded to ``F``; the frames past a track's count are undefined and leave its state alone.
+        """
         dt = 1.0 / self.fps
-        rhs, skin_state = skin_rhs(self.compact_for(params), skin_in, params, dt, state.skin)
+        compact = self.compact_for(params)
+        rhs, skin_state = skin_rhs(compact, skin_in, params, dt, state.skin, counts)
         t, f = rhs.shape[:2]
         weights = np.zeros((t, f, NUM_BLENDSHAPES), np.float64)
-        w_skin, sk_prev = solve(self.skin.problem, rhs, state.w_skin)
+        w_skin, sk_prev = solve(self.skin.problem, rhs, state.w_skin, counts=counts)
         weights[..., self.skin.index] = w_skin
         w_tongue = state.w_tongue
         if self.tongue is not None and self.tongue_compact is not None:
@@ -213,7 +282,7 @@ class _Common:
                 self.tongue_compact, tongue_in, p.tongue_strength, p.tongue_height_offset,
                 p.tongue_depth_offset,
             )  # fmt: skip
-            w_t, w_tongue = solve(self.tongue.problem, t_rhs, state.w_tongue)
+            w_t, w_tongue = solve(self.tongue.problem, t_rhs, state.w_tongue, counts=counts)
             weights[..., self.tongue.index] = w_t
         mult, offs, clamp = outputs
         out = weights * mult[:, None, :] + offs[:, None, :]
@@ -223,7 +292,7 @@ class _Common:
             jaw_delta, self.neutral_jaw, p.lower_teeth_strength, p.lower_teeth_height_offset,
             p.lower_teeth_depth_offset,
         )  # fmt: skip
-        angles, eyes_state = eyes_step(eyes, self.saccade, params, dt, state.eyes)
+        angles, eyes_state = eyes_step(eyes, self.saccade, params, dt, state.eyes, counts)
         frames = AnimFrames(out, jaw_matrix_to_sdk_flat(jaw).astype(np.float32), angles)
         return frames, AnimState(skin_state, eyes_state, sk_prev, w_tongue)
 
@@ -307,6 +376,7 @@ class RegressionAnimator(_Common):
         params: FaceParamArrays,
         outputs: tuple[np.ndarray, np.ndarray, np.ndarray],
         state: AnimState,
+        counts: Any | None = None,
     ) -> tuple[AnimFrames, AnimState]:
         """Animate ``F`` consecutive frames of each of ``T`` tracks.
 
@@ -315,12 +385,15 @@ class RegressionAnimator(_Common):
             params: ``[T]`` face parameters (all tracks share one mask setting).
             outputs: :func:`output_arrays` of the tracks.
             state: the tracks' :class:`AnimState`.
+            counts: optional ``[T]`` frames per track (>= 1) when tracks of different lengths
+                are padded to F: one call then equals one call per track; frames past a
+                track's count are undefined.
 
         Returns:
             ``(frames, new_state)``.
         """
         parts = split_rows(result, (self.num_skin, self.num_tongue, 15, 4))
-        return self.finish(*parts, params, outputs, state)
+        return self.finish(*parts, params, outputs, state, counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -374,6 +447,7 @@ class DiffusionAnimator(_Common):
         params: FaceParamArrays,
         outputs: tuple[np.ndarray, np.ndarray, np.ndarray],
         state: AnimState,
+        counts: Any | None = None,
     ) -> tuple[AnimFrames, AnimState]:
         """Animate ``F`` consecutive 60 fps frames of each of ``T`` tracks.
 
@@ -382,7 +456,8 @@ class DiffusionAnimator(_Common):
             params: ``[T]`` face parameters (one shared mask setting).
             outputs: :func:`output_arrays` of the tracks.
             state: the tracks' :class:`AnimState`.
+            counts: optional ``[T]`` frames per track (see :meth:`RegressionAnimator.animate`).
         """
         skin, tongue, jaw, eyes = split_rows(prediction, self.sizes)
         skin = project_deltas(self.compact_for(params), skin)
-        return self.finish(skin, tongue, jaw, eyes, params, outputs, state)
+        return self.finish(skin, tongue, jaw, eyes, params, outputs, state, counts)

@@ -228,7 +228,12 @@ def _check_mask(compact: SkinCompact, params: FaceParamArrays) -> None:
 
 
 def skin_rhs(
-    compact: SkinCompact, coefs: Any, params: FaceParamArrays, dt_s: Any, state: SkinState
+    compact: SkinCompact,
+    coefs: Any,
+    params: FaceParamArrays,
+    dt_s: Any,
+    state: SkinState,
+    counts: Any | None = None,
 ) -> tuple[Any, SkinState]:
     """Skin post-processing + the solver's data term, in compact space.
 
@@ -240,6 +245,8 @@ def skin_rhs(
         dt_s: scalar or ``[T]`` seconds per frame.
         state: :class:`SkinState` with ``S = (K+2,)``
             (:func:`a2f_actors.postprocess.new_skin_state`).
+        counts: optional ``[T]`` frames per track (ragged tracks padded to F; padded frames
+            leave the state alone and give undefined rows).
 
     Returns:
         ``(rhs [T, F, Pa] float64, new_state)``: pass ``rhs`` to
@@ -250,7 +257,7 @@ def skin_rhs(
     """
     _check_mask(compact, params)
     xp = get_xp(coefs)
-    upper, lower, new_state = skin_compact_step(coefs, params, dt_s, state)
+    upper, lower, new_state = skin_compact_step(coefs, params, dt_s, state, counts)
     gu = xp.asarray(compact.g_upper)
     gl = xp.asarray(compact.g_lower)
     rhs = upper.astype(xp.float64) @ gu.T + lower.astype(xp.float64) @ gl.T

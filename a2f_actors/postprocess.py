@@ -230,12 +230,14 @@ def split_track_states(state: _S) -> list[_S]:
     ]
 
 
-def _smooth_both(x: Any, params: FaceParamArrays, dt_s: Any, state: SkinState) -> tuple:
+def _smooth_both(
+    x: Any, params: FaceParamArrays, dt_s: Any, state: SkinState, counts: Any | None = None
+) -> tuple:
     fresh = ~state.initialized
     a_up = smoothing_alpha(params.upper_face_smoothing, dt_s)
     a_lo = smoothing_alpha(params.lower_face_smoothing, dt_s)
-    su, up = smooth_two_pole(x, state.upper, a_up, fresh)
-    sl, lo = smooth_two_pole(x, state.lower, a_lo, fresh)
+    su, up = smooth_two_pole(x, state.upper, a_up, fresh, counts)
+    sl, lo = smooth_two_pole(x, state.lower, a_lo, fresh, counts)
     xp = get_xp(x)
     return su, sl, SkinState(up, lo, xp.ones_like(state.initialized))
 
@@ -310,7 +312,7 @@ def skin_compact_inputs(coefs: Any, params: FaceParamArrays) -> Any:
 
 
 def skin_compact_step(
-    coefs: Any, params: FaceParamArrays, dt_s: Any, state: SkinState
+    coefs: Any, params: FaceParamArrays, dt_s: Any, state: SkinState, counts: Any | None = None
 ) -> tuple[Any, Any, SkinState]:
     """Skin post-processing in coefficient space, up to (not including) the mask.
 
@@ -319,6 +321,8 @@ def skin_compact_step(
         params: ``[T]`` parameters.
         dt_s: scalar or ``[T]`` seconds per frame.
         state: :class:`SkinState` with ``S = (K+2,)``.
+        counts: optional ``[T]`` frames per track (ragged tracks padded to F; see
+            :func:`smooth_two_pole`).
 
     Returns:
         ``(upper, lower, new_state)``: ``upper = upper_face_strength * S_upper(a)`` and
@@ -326,7 +330,7 @@ def skin_compact_step(
         with :func:`reconstruct_skin_compact` or a mask-folded linear map.
     """
     a = skin_compact_inputs(coefs, params)
-    su, sl, new_state = _smooth_both(a, params, dt_s, state)
+    su, sl, new_state = _smooth_both(a, params, dt_s, state, counts)
     up = params.upper_face_strength[:, None, None] * su
     lo = params.lower_face_strength[:, None, None] * sl
     return up, lo, new_state
@@ -364,12 +368,17 @@ def reconstruct_skin_compact(
 
 
 def eyes_step(
-    eyes: Any, saccade: Any, params: FaceParamArrays, dt_s: Any, state: EyesState
+    eyes: Any,
+    saccade: Any,
+    params: FaceParamArrays,
+    dt_s: Any,
+    state: EyesState,
+    counts: Any | None = None,
 ) -> tuple[Any, EyesState]:
     """:func:`postprocess_eyes` with parameters from ``params``; returns ``([T,F,4], state)``."""
     p = params
     angles, clock = postprocess_eyes(
         eyes, saccade, state.clock, dt_s, p.eyeballs_strength, p.saccade_strength,
-        p.eye_offsets(), p.eye_saccade_seed,
+        p.eye_offsets(), p.eye_saccade_seed, counts,
     )  # fmt: skip
     return angles, EyesState(clock)

@@ -170,6 +170,7 @@ def postprocess_eyes(
     saccade_strength: Any,
     offsets: Any,
     seed: Any,
+    counts: Any | None = None,
 ) -> tuple[Any, Any]:
     """Eye rotations per frame, with the saccade clock carried across calls.
 
@@ -189,6 +190,8 @@ def postprocess_eyes(
         saccade_strength: ``[T]``.
         offsets: ``[T, 4]`` ``(right_x, right_y, left_x, left_y)`` rotation offsets.
         seed: ``[T]`` ``eye_saccade_seed``.
+        counts: optional ``[T]`` frames per track (ragged tracks padded to F): frames
+            ``>= counts[t]`` do not advance the clock; their angles are undefined.
 
     Returns:
         ``(angles, new_clock)``: ``[T, F, 4]`` float32 ``[rX, rY, lX, lY]`` and ``[T]`` float32.
@@ -205,6 +208,7 @@ def postprocess_eyes(
     c = xp.asarray(clock, dtype=xp.float32)
     for i in range(eyes.shape[1]):
         sacc_rows[:, i] = table[saccade_indices(seed, c, num_rows)]
-        c = _wrap(xp, c + inc, num_rows)
+        step = _wrap(xp, c + inc, num_rows)
+        c = step if counts is None else xp.where(xp.asarray(counts) > i, step, c)
     sacc = _col(xp.asarray(saccade_strength, dtype=xp.float32), 3) * sacc_rows
     return base + xp.concatenate([sacc, sacc], axis=-1), c

@@ -127,7 +127,9 @@ def new_smoother_state(num_tracks: int, shape: tuple[int, ...], xp: Any = np) ->
     return xp.zeros((num_tracks, SMOOTHER_STAGES, *shape), dtype=xp.float32)
 
 
-def smooth_two_pole(x: Any, state: Any, alpha: Any, fresh: Any | None = None) -> tuple[Any, Any]:
+def smooth_two_pole(
+    x: Any, state: Any, alpha: Any, fresh: Any | None = None, counts: Any | None = None
+) -> tuple[Any, Any]:
     """Cascade of two one-pole low-pass filters, frame by frame, per track.
 
     Per frame: ``s1 += (x - s1) * alpha``; ``s2 += (s1 - s2) * alpha``; output ``s2`` (the
@@ -143,6 +145,9 @@ def smooth_two_pole(x: Any, state: Any, alpha: Any, fresh: Any | None = None) ->
         alpha: ``[T]`` float from :func:`smoothing_alpha`.
         fresh: optional ``[T]`` bool; True where the track has no history yet (new stream or
             reset); its ``state`` is ignored and re-initialised from ``x[:, 0]``.
+        counts: optional ``[T]`` int, frames of each track (>= 1; tracks of different lengths
+            padded to F): frames ``>= counts[t]`` do not advance track t's state and their
+            outputs are undefined.
 
     Returns:
         ``(y, new_state)``: ``y`` ``[T, F, *S]`` (dtype of ``x``) and ``new_state`` ``[T, 2, *S]``.
@@ -158,8 +163,12 @@ def smooth_two_pole(x: Any, state: Any, alpha: Any, fresh: Any | None = None) ->
     b = 1 - a  # written as a*new + (1-a)*old so that alpha = 1 passes x through bit-exactly
     y = xp.empty_like(x)
     for i in range(x.shape[1]):
-        s1 = a * x[:, i] + b * s1
-        s2 = a * s1 + b * s2
+        n1 = a * x[:, i] + b * s1
+        n2 = a * n1 + b * s2
+        if counts is not None and i > 0:  # every track has frame 0
+            keep = _per_track(xp.asarray(counts) > i, s1.ndim)
+            n1, n2 = xp.where(keep, n1, s1), xp.where(keep, n2, s2)
+        s1, s2 = n1, n2
         y[:, i] = s2
     return y, xp.stack([s1, s2], axis=1).astype(state.dtype, copy=False)
 

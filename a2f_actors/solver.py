@@ -548,6 +548,7 @@ def solve(
     clamp: bool = False,
     warm_iters: int = DEFAULT_WARM_ITERS,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
+    counts: Any | None = None,
 ) -> tuple[Any, Any]:
     """Solve ``T`` tracks x ``F`` frames; frames of a track in order, tracks batched.
 
@@ -560,6 +561,9 @@ def solve(
         clamp: clamp the output weights to [0, 1].
         warm_iters: ADMM warm-start iterations per step.
         max_rounds: active-set rounds per step (see :func:`solve_box_qp`).
+        counts: optional ``[T]`` int frames of each track (>= 1) when tracks of different
+            lengths are padded to F: frames ``>= counts[t]`` are not solved (their weights are
+            undefined) and ``w_prev`` is each track's last real frame.
 
     Returns:
         ``(weights, w_prev)``: ``[T, F, P]`` (or ``[T, P]``) float64 weights and the ``[T, Pa]``
@@ -571,17 +575,28 @@ def solve(
     r = r[:, None, :] if single else r
     t, f, n = r.shape
     w = xp.zeros((t, n)) if w_prev is None else xp.asarray(w_prev, dtype=xp.float64)
+    n_frames = None if counts is None else xp.asarray(counts)
     if problem.temporal == 0.0:
         start = xp.broadcast_to(w[:, None, :], (t, f, n)).reshape(t * f, n)
         x = _solve_step(problem, r.reshape(t * f, n), start, warm_iters, max_rounds)
         x = x.reshape(t, f, n)
+        last = x[:, -1] if n_frames is None else x[xp.arange(t), n_frames - 1]
     else:
         x = xp.empty_like(r)
         for i in range(f):
-            w = _solve_step(problem, r[:, i] + problem.temporal * w, w, warm_iters, max_rounds)
+            if n_frames is None or i == 0:  # every track has frame 0
+                w = _solve_step(problem, r[:, i] + problem.temporal * w, w, warm_iters, max_rounds)
+            else:  # only the tracks that still have frames: a padded frame costs nothing
+                rows = xp.flatnonzero(n_frames > i)
+                w = w.copy()
+                w[rows] = _solve_step(
+                    problem, r[rows, i] + problem.temporal * w[rows], w[rows], warm_iters,
+                    max_rounds,
+                )  # fmt: skip
             x[:, i] = w
+        last = x[:, -1]
     weights = expand_weights(problem, x, clamp)
-    return (weights[:, 0] if single else weights), x[:, -1].copy()
+    return (weights[:, 0] if single else weights), last.copy()
 
 
 def solve_targets(

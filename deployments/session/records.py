@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2f_actors.animator import AnimState
 from a2f_actors.emotion import EmotionPostState
 from a2f_actors.params import BlendshapeOutputParams, EmotionPostParams, FaceParams
 from a2f_actors.resample import ResampleState
@@ -182,7 +181,8 @@ class SolveItem:
         rows: ``[F, R]`` float32 network rows, frames in order.
         face: the stream's face parameters.
         tables: the stream's blendshape output parameters.
-        state: the stream's animation state (None = fresh).
+        state: the stream's packed animation state, ``[L]`` float64, opaque to the session
+            (``RegressionAnimator.pack_state``/``DiffusionAnimator.pack_state``); None = fresh.
     """
 
     stream_id: str
@@ -190,7 +190,7 @@ class SolveItem:
     rows: np.ndarray
     face: FaceParams
     tables: BlendshapeOutputParams
-    state: AnimState | None
+    state: np.ndarray | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +201,7 @@ class SolveResult:
     weights: np.ndarray  # [F, 68] float32
     jaw: np.ndarray  # [F, 16] float32
     eyes: np.ndarray  # [F, 4] float32
-    state: AnimState | None
+    state: np.ndarray | None  # packed [L] float64 (see SolveItem.state)
     error: StageError | None = None
 
 

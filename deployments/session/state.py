@@ -23,7 +23,6 @@ import numpy as np
 
 from a2f_actors import resample
 from a2f_actors import windows as win
-from a2f_actors.animator import AnimState
 from a2f_actors.config import StreamParams
 from a2f_actors.emotion import (
     EmotionKeyframes,
@@ -129,7 +128,7 @@ class Session:
         self.new_user_keys: list = []
         self.emotion_state: EmotionPostState | None = None
         self.latents: np.ndarray | None = None
-        self.anim: AnimState | None = None
+        self.anim: np.ndarray | None = None  # packed animation state (BlendshapeSolver's)
         self.solvable: list[_Solvable] = []
         self.audio_out = 0  # next 16 kHz sample of the returned audio
         self._fps = Fraction(s.fps)  # exact, as the time codes use it

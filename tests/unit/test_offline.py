@@ -184,3 +184,41 @@ def test_diffusion_clip_runs_windows_in_order_and_carries_latents(tmp_path: Path
     # latents are fed back: inference k sees the latents after k updates
     assert seen == [float(k * 2 * 2 * 256) for k in range(len(seen))]
     assert np.all(np.diff(clip.time_codes) > 0)
+
+
+def test_packed_state_round_trips_exactly_and_animates_like_the_records(regression_pkg) -> None:
+    """pack_state/unpack_state (the state's wire form) lose nothing: same frames after."""
+    anim = RegressionAnimator.from_package(regression_pkg, BlendshapeOutputParams())
+    tables = [BlendshapeOutputParams()] * 3
+    params = face_param_arrays([FaceParams()] * 3)
+    rng = np.random.default_rng(5)
+    width = anim.num_skin + anim.num_tongue + 19
+    rows = rng.normal(0, 0.3, (3, 4, width)).astype(np.float32)
+    _, state = anim.animate(rows, params, output_arrays(tables), anim.new_state(3))
+    packed = anim.pack_state(state)
+    assert packed.dtype == np.float64 and packed.shape[0] == 3
+    back = anim.unpack_state(packed)
+    pairs = [
+        (state.skin.upper, back.skin.upper),
+        (state.skin.lower, back.skin.lower),
+        (state.skin.initialized, back.skin.initialized),
+        (state.eyes.clock, back.eyes.clock),
+        (state.w_skin, back.w_skin),
+        (state.w_tongue, back.w_tongue),
+    ]
+    for a, b in pairs:
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    more = rng.normal(0, 0.3, (3, 2, width)).astype(np.float32)
+    direct, _ = anim.animate(more, params, output_arrays(tables), state)
+    via, _ = anim.animate(more, params, output_arrays(tables), back)
+    np.testing.assert_array_equal(direct.weights, via.weights)
+    # a fresh state (no previous solve yet) packs to zeros, which the solver reads as "none"
+    fresh = anim.unpack_state(anim.pack_state(anim.new_state(2)))
+    assert not fresh.skin.initialized.any() and not fresh.w_skin.any()
+
+
+def test_packed_state_of_another_width_is_rejected_with_the_expected_shape(regression_pkg) -> None:
+    anim = RegressionAnimator.from_package(regression_pkg, BlendshapeOutputParams())
+    width = anim.pack_state(anim.new_state(1)).shape[1]
+    with pytest.raises(ValueError, match=rf"expected \[T, {width}\]"):
+        anim.unpack_state(np.zeros((1, width + 1)))

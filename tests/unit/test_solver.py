@@ -414,3 +414,21 @@ def test_benchmark_prints_table_when_run_quick(
     out = capsys.readouterr().out
     assert "track-frames/core-s" in out
     assert "setup" in out
+
+
+@pytest.mark.parametrize("temporal", [0.0, 0.3])
+def test_ragged_tracks_solve_like_one_call_per_track_when_counts_are_given(xp, temporal) -> None:
+    """Tracks padded to F with ``counts``: each track's frames and w_prev as if alone."""
+    params = SolverParams(l1_reg=0.5, l2_reg=0.5, symmetry_reg=100.0, temporal_reg=temporal,
+                          template_bb_size=12.0)  # fmt: skip
+    prob = _problem(4, params=params).to_backend(xp)
+    assert (prob.temporal == 0.0) == (temporal == 0.0)
+    rhs = data_rhs(prob, _targets(4, (3, 4)))
+    counts = np.array([1, 4, 2])
+    w_prev = np.random.default_rng(1).uniform(0, 0.5, (3, prob.num_active))
+    w, wp = solve(prob, xp.asarray(rhs), xp.asarray(w_prev), counts=xp.asarray(counts))
+    for t, n in enumerate(counts):
+        one = xp.asarray(rhs[t : t + 1, :n])
+        alone, alone_prev = solve(prob, one, xp.asarray(w_prev[t : t + 1]))
+        np.testing.assert_allclose(to_numpy(w)[t, :n], to_numpy(alone)[0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(to_numpy(wp)[t], to_numpy(alone_prev)[0], rtol=0, atol=1e-9)
