@@ -16,9 +16,11 @@ Rows (frames = 30 fps animation frames of the regression network):
    track-frames per core-second at 32 tracks.
 
 Usage: ``python benchmarks/bench_capacity.py [--package models/ada_v2.3] [--quick]
-[--levels 1,2,4,8,16,20,24,28,32,48,64] [--out results/bench]``. Without ``--package`` and
-without ``models/ada_v2.3`` it uses a synthetic package with the regression-sized test net
-(``deployments.triton.fixtures``) and says so.
+[--levels 1,2,4,8,16,20,24,28,32,48,64] [--out results/bench] [--backend triton|onnx]``.
+``--backend onnx`` runs the same cluster with ONNX Runtime inside A2FInference instead of
+Triton (no Triton row): the cost of the Triton hop on a CPU-only box, measured. Without
+``--package`` and without ``models/ada_v2.3`` it uses a synthetic package with the
+regression-sized test net (``deployments.triton.fixtures``) and says so.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ def package(arg: Path | None, tmp: Path) -> tuple[Path, str, str]:
     return path, "synthetic_v1.0", "SYNTHETIC package (models/ada_v2.3 not found): test net"
 
 
-def serve_only(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -> int:
+def serve_only(
+    pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1, backend: str = "triton"
+) -> int:
     """Child process: run the cluster, print its URLs as one JSON line, serve until stdin ends.
 
     The cluster runs in its own process so that the clients of the benchmark (gRPC aio, like a
@@ -120,7 +124,7 @@ def serve_only(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -
     from ray import serve
 
     try:
-        urls = start_cluster(pkg, model_id, tmp, ingress_replicas)
+        urls = start_cluster(pkg, model_id, tmp, ingress_replicas, backend)
         print(json.dumps({"urls": urls}), flush=True)
         sys.stdin.read()
     finally:
@@ -135,12 +139,12 @@ def serve_only(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -
 
 
 def spawn_cluster(
-    pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1
+    pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1, backend: str = "triton"
 ) -> tuple[subprocess.Popen, list[str]]:
     """Start :func:`serve_only` in a child; return it and ``[grpc, metrics, triton]`` URLs."""
     cmd = [sys.executable, __file__, "--serve-only", "--package", str(pkg),
            "--model-id", model_id, "--workdir", str(tmp),
-           "--ingress-replicas", str(ingress_replicas)]  # fmt: skip
+           "--ingress-replicas", str(ingress_replicas), "--backend", backend]  # fmt: skip
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     for line in child.stdout:  # the child's own logs go to stderr
@@ -161,7 +165,9 @@ def stop_cluster(child: subprocess.Popen) -> None:
         child.wait(30)
 
 
-def start_cluster(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1) -> list[str]:
+def start_cluster(
+    pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1, backend: str = "triton"
+) -> list[str]:
     """Ray + Serve + the a2f app in this process; returns ``[grpc, metrics, triton]`` URLs."""
     import ray
     from ray import serve
@@ -172,7 +178,7 @@ def start_cluster(pkg: Path, model_id: str, tmp: Path, ingress_replicas: int = 1
     ports = free_ports(6)
     one = DeploymentOptions(num_cpus=0.05, min_replicas=1, max_replicas=1)
     settings = load_settings(  # A2F_* variables apply (e.g. A2F_INFER_DEPTH); these win
-        grpc_port=ports[0], backend="triton", triton_grpc_port=ports[1],
+        grpc_port=ports[0], backend=backend, triton_grpc_port=ports[1],
         triton_http_port=ports[2], triton_metrics_port=ports[3],
         triton_workdir=str(tmp / "work"), burst_mode=True, default_model=model_id,
         models=(ModelEntry(model_id=model_id, kind="regression", path=str(pkg)),),
@@ -224,6 +230,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--ingress-replicas", type=int, default=1,
         help="ingress replicas sharing the NIM port (docs/scale_out.md)",
     )  # fmt: skip
+    ap.add_argument(
+        "--backend", choices=("triton", "onnx"), default="triton",
+        help="A2FInference's backend: Triton (default) or in-process ONNX Runtime",
+    )  # fmt: skip
     ap.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model-id", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -234,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print the table, write the sweep's results folder."""
     args = _args(argv)
     if args.serve_only:
-        return serve_only(args.package, args.model_id, args.workdir, args.ingress_replicas)
+        return serve_only(
+            args.package, args.model_id, args.workdir, args.ingress_replicas, args.backend
+        )
     secs = 0.5 if args.quick else 2.0
     with tempfile.TemporaryDirectory(prefix="a2f-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -243,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"package: {what}; machine: {os.cpu_count()} cpus, load {os.getloadavg()}")
         raw = {t: raw_model(onnx, t, secs) for t in (1, 2)}
         best_raw = max(r[1] for r in raw.values())
-        child, urls = spawn_cluster(pkg, model_id, tmp, args.ingress_replicas)
+        child, urls = spawn_cluster(pkg, model_id, tmp, args.ingress_replicas, args.backend)
         try:
             rows = asyncio.run(
                 _measure(args, raw, best_raw, tuple(urls), model_id, secs, child.pid)
@@ -273,8 +285,12 @@ async def _measure(
     clips = find_clips(args.clips)
     rows = [(f"raw model, ORT {t} thread(s)", f"{fps:,.0f}", f"frames/s at batch {b}")
             for t, (b, fps) in raw.items()]  # fmt: skip
-    triton = await through_triton(triton_url, model_name("regression", model_id), 32, 4, secs * 2)
-    rows.append(("Triton (4 x 32-frame requests)", f"{triton:,.0f}", "frames/s"))
+    if args.backend == "triton":
+        name = model_name("regression", model_id)
+        triton = await through_triton(triton_url, name, 32, 4, secs * 2)
+        rows.append(("Triton (4 x 32-frame requests)", f"{triton:,.0f}", "frames/s"))
+    else:
+        rows.append(("Triton", "-", "not in this cluster (--backend onnx: ORT in A2FInference)"))
     stream = StreamOptions(url=url, realtime=False)
     cfg = LoadConfig(stream=stream, metrics_url=metrics, cluster_pid=pid)
     await burst(cfg, clips, 2)  # warm-up

@@ -85,7 +85,9 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
     if settings.backend == "onnx":
         from deployments.backends.onnx_cpu import OnnxCpuBackend
 
-        return OnnxCpuBackend(onnx, intra_op_threads=1)
+        # one single-threaded session run per worker, as many workers as A2FInference sends
+        # concurrent calls (its default concurrency, 2): the same shape as Triton's 2 instances
+        return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2)
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
     return TritonGrpcBackend(settings.triton_address(), timeout_s=settings.stage_timeout_s)

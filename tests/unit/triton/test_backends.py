@@ -135,3 +135,41 @@ def test_server_command_binds_loopback_and_configured_ports(tmp_path: Path) -> N
         assert flag in cmd
     assert "--grpc-address=127.0.0.1" in cmd and "--http-address=127.0.0.1" in cmd
     assert f"--backend-directory={tmp_path / 'dist' / 'backends'}" in cmd
+
+
+def test_onnx_backend_of_the_settings_runs_a2finference_sub_batches_at_once(tmp_path: Path) -> None:
+    """A2FInference sends ``concurrency`` sub-batches together: the in-process backend must run
+    them in parallel (one single-threaded session run per worker), as Triton's 2 instances do."""
+    import threading
+    import time
+
+    from a2f_actors.model_package.synthetic import make_regression_package
+    from deployments.face_inference import A2FInference, make_backend
+    from deployments.settings import ModelEntry, ServeSettings
+
+    onnx = fixtures.build_regression(num_skin=8, num_tongue=4).SerializeToString()
+    path = make_regression_package(tmp_path / "reg", onnx=onnx)
+    entry = ModelEntry(model_id="tiny_v1.0", kind="regression", path=str(path.parent))
+    settings = ServeSettings(backend="onnx", models=(entry,), default_model="tiny_v1.0")
+    backend = make_backend(settings)
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def slow(model, inputs):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.1)
+        with lock:
+            running -= 1
+        return {"result": np.zeros((len(inputs["input"]), 1, 31), np.float32)}
+
+    backend.run_sync = slow  # type: ignore[method-assign]
+    stage = A2FInference.from_settings(settings)
+    x = {"input": np.ones((2, 1, 8320), np.float32), "emotion": np.zeros((2, 1, 26), np.float32)}
+
+    async def run() -> None:
+        await asyncio.gather(*(backend.infer("m", x) for _ in range(stage.concurrency)))
+
+    asyncio.run(run())
+    assert peak == stage.concurrency
