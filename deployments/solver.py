@@ -12,7 +12,8 @@ stacked on the track axis and animated in ONE animator call. Streams with fewer 
 longest (a real-time tick mixes 1- and 2-frame streams) are padded and the animator is told
 each track's count: padded frames are not solved and do not advance a stream's smoothers,
 saccade clock or temporal solve, so the result equals one call per stream (a unit test checks
-it). One call instead of one per frame count saved about a quarter of a 32-stream tick's solve.
+it). One call instead of one per frame count: a 32-stream real-time tick's solve 5.5 -> 4.5 ms
+(in one process, interleaved).
 No ``@serve.batch``: the ingress tick already batches.
 """
 
