@@ -346,9 +346,21 @@ def _fps(fps_num: int, fps_den: int) -> Fraction:
     return Fraction(fps_num, fps_den)
 
 
+#: Up to this many windows, :func:`_batch` uses plain integer arithmetic: a streaming tick feeds
+#: one or two windows per stream, where a dozen NumPy calls on 1-element arrays cost more (about
+#: 50 us per stream and tick in the ingress) than the arithmetic itself.
+_SMALL_BATCH = 4
+
+
 def _batch(schedule: WindowSchedule, k0: int, k1: int, n_samples: int | None) -> WindowBatch:
     """Windows k0..k1-1; frames kept when f >= 0 and (closed) target sample < n_samples."""
-    s = schedule
+    if max(k0, k1) - k0 <= _SMALL_BATCH:
+        return _batch_small(schedule, k0, max(k0, k1), n_samples)
+    return _batch_vectorized(schedule, k0, k1, n_samples)
+
+
+def _batch_vectorized(s: WindowSchedule, k0: int, k1: int, n_samples: int | None) -> WindowBatch:
+    """:func:`_batch` with array arithmetic (clips, bursts: many windows)."""
     k = np.arange(k0, max(k0, k1), dtype=np.int64)
     start = (k * s.stride.numerator) // s.stride.denominator + s.start_offset
     j = np.arange(s.frames_per_window, dtype=np.int64)
@@ -371,5 +383,38 @@ def _batch(schedule: WindowSchedule, k0: int, k1: int, n_samples: int | None) ->
         frame_row=row[keep],
         frame_output=output[keep],
         time_code=time_code,
+        window_size=s.window_size,
+    )
+
+
+def _batch_small(s: WindowSchedule, k0: int, k1: int, n_samples: int | None) -> WindowBatch:
+    """:func:`_batch` for a few windows, element by element (identical arrays and dtypes)."""
+    num, den = s.stride.numerator, s.stride.denominator
+    per_frame = SAMPLE_RATE_HZ / s.frame_rate
+    starts, frames, rows, outputs = [], [], [], []
+    for row, k in enumerate(range(k0, k1)):
+        starts.append((k * num) // den + s.start_offset)
+        for j in range(s.frames_per_window):
+            f = k * s.frame_step + s.first_frame + j
+            if f < 0:
+                continue
+            if n_samples is not None and (f * per_frame.numerator) // per_frame.denominator >= (
+                n_samples
+            ):
+                continue
+            frames.append(f)
+            rows.append(row)
+            outputs.append(j + s.first_output)
+    start = np.array(starts, dtype=np.int64)
+    frame = np.array(frames, dtype=np.int64)
+    return WindowBatch(
+        window=np.arange(k0, k1, dtype=np.int64),
+        start=start,
+        end=start + s.window_size,
+        target=start + s.target_offset,
+        frame=frame,
+        frame_row=np.array(rows, dtype=np.int64),
+        frame_output=np.array(outputs, dtype=np.int64),
+        time_code=frame * float(s.frame_rate.denominator) / float(s.frame_rate.numerator),
         window_size=s.window_size,
     )

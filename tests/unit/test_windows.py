@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from a2f_actors import windows
 from a2f_actors.errors import AudioError
 from a2f_actors.windows import (
     AudioAccumulator,
@@ -278,3 +279,31 @@ def test_cli_audio_windows_exits_2_with_message_when_audio_invalid(tmp_path, cap
     _write_wav(path, 0.1, 8000, channels=1)
     assert main(["audio", "windows", str(path)]) == 2
     assert "8000 Hz is outside" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        windows.regression_schedule(30),
+        windows.regression_schedule(60),
+        windows.regression_schedule(24000, 1001),
+        windows.diffusion_schedule(),
+        windows.a2e_schedule(30, 1, 16000, 9),
+    ],
+    ids=["reg30", "reg60", "reg23.976", "diffusion", "a2e"],
+)
+def test_few_window_batches_equal_the_vectorized_batches_exactly(schedule) -> None:
+    """The streaming fast path (a few windows per feed) builds the very same arrays."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        k0 = int(rng.integers(0, 400))
+        k1 = k0 + int(rng.integers(-1, windows._SMALL_BATCH + 1))
+        n = None if rng.random() < 0.5 else int(rng.integers(0, 16000 * 30))
+        small = windows._batch_small(schedule, k0, max(k0, k1), n)
+        want = windows._batch_vectorized(schedule, k0, k1, n)
+        for name in ("window", "start", "end", "target", "frame", "frame_row", "frame_output",
+                     "time_code"):  # fmt: skip
+            got, expected = getattr(small, name), getattr(want, name)
+            assert got.dtype == expected.dtype, name
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+        assert small.window_size == want.window_size
