@@ -4,6 +4,7 @@ Data flow (one module per stage)::
 
     sentences.py   phonetically rich sentence list, split by sentence
       -> tts_espeak.py / tts_flite.py   speech + exact phone times (16 kHz)
+      -> tts_piper.py  neural speech (piper subprocess) + pocketsphinx-aligned phone times
       -> phonemes.py   common phone inventory -> visemes
       -> curves.py     dominance-model coarticulation -> 68 weights at 30/60 fps
       -> expression.py emotion offsets, prosody, blinks, eye saccades

@@ -103,11 +103,14 @@ def plan_clips(cfg: CorpusConfig) -> list[ClipSpec]:
     if not sentences:
         raise ValueError("the config selects no sentences (n_generated 0 and no hand-written)")
     rng = np.random.default_rng([cfg.seed, 1])
+    piper_rng = np.random.default_rng([cfg.seed, 2])  # own stream: other clips stay unchanged
     order = rng.permutation(len(sentences))
     specs = []
     for k in range(cfg.clips):
         sent = sentences[int(order[k % len(sentences)])]
         engine, voice = _voice(cfg, rng)
+        if cfg.voices.piper_share > 0 and piper_rng.random() < cfg.voices.piper_share:
+            engine, voice = "piper", _pick(piper_rng, cfg.voices.piper_voices)
         emotion, intensity = _emotion(cfg, rng)
         tag = voice.replace("+", "_")
         specs.append(

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from a2f_actors.names import BLENDSHAPES
-from a2f_train.corpus import augment, curves, expression, tts_espeak, tts_flite
+from a2f_train.corpus import augment, curves, expression, tts_espeak, tts_flite, tts_piper
 from a2f_train.corpus.phonemes import SILENCE, PhoneSeq, Utterance, WordSeq
 from a2f_train.corpus.sentences import hand_written
 
@@ -139,6 +139,12 @@ def synthesize(spec: ClipSpec, cfg: CorpusConfig, rng: np.random.Generator) -> U
             rate_wpm=int(np.clip(rng.uniform(*v.rate_wpm) * rate, 80, 450)),
             pitch=int(np.clip(rng.uniform(*v.pitch) + ESPEAK_UNITS_PER_SEMITONE * semis, 0, 100)),
             pitch_range=int(np.clip(rng.uniform(*v.pitch_range) * span, 0, 100)),
+            timeout_s=cfg.timeout_s,
+        )  # fmt: skip
+    if spec.engine == "piper":  # rate only: piper's pitch is not controllable
+        return tts_piper.synthesize(
+            text, spec.voice,
+            length_scale=float(rng.uniform(*v.piper_length_scale) / rate),
             timeout_s=cfg.timeout_s,
         )  # fmt: skip
     return tts_flite.synthesize(

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from a2f_train.corpus.expression import EMOTIONS
+from a2f_train.corpus.tts_piper import PIPER_VOICES
 
 __all__ = [
     "AugmentConfig",
@@ -69,11 +70,23 @@ class VoiceConfig(_Strict):
     pitch_range: Range = Field((30.0, 70.0), description="espeak pitch range, 0..100")
     flite_stretch: Range = Field((0.9, 1.15), description="flite duration_stretch range")
     flite_semitones: Range = Field((-2.0, 2.0), description="flite mean-pitch shift range")
+    piper_share: float = Field(
+        0.0, ge=0, le=1,
+        description="share of all clips spoken by piper (drawn from its own seeded stream, so "
+        "the other clips are those of the same config without piper); espeak_share applies "
+        "to the rest",
+    )  # fmt: skip
+    piper_voices: tuple[str, ...] = Field(("joe",), min_length=1, description="piper voices")
+    piper_length_scale: Range = Field((0.9, 1.15), description="piper length_scale range")
 
     @model_validator(mode="after")
     def _ranges(self) -> VoiceConfig:
-        for name in ("rate_wpm", "pitch", "pitch_range", "flite_stretch", "flite_semitones"):
+        for name in ("rate_wpm", "pitch", "pitch_range", "flite_stretch", "flite_semitones",
+                     "piper_length_scale"):  # fmt: skip
             _check_range(name, getattr(self, name))
+        unknown = sorted(set(self.piper_voices) - set(PIPER_VOICES))
+        if unknown:
+            raise ValueError(f"unknown piper voices {unknown}; choose from {sorted(PIPER_VOICES)}")
         return self
 
 
@@ -146,4 +159,7 @@ def load_config(name_or_path: str | Path) -> CorpusConfig:
 def config_hash(cfg: CorpusConfig) -> str:
     """Hex digest of what changes the clips (not ``clips``: a longer plan extends a shorter one)."""
     data = cfg.model_dump(mode="json", exclude={"geometry", "pca_frames", "clips"})
+    if cfg.voices.piper_share == 0:  # corpora built before piper existed keep their hash
+        for key in ("piper_share", "piper_voices", "piper_length_scale"):
+            data["voices"].pop(key)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
