@@ -86,8 +86,9 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
         from deployments.backends.onnx_cpu import OnnxCpuBackend
 
         # one single-threaded session run per worker, as many workers as A2FInference sends
-        # concurrent calls (its default concurrency, 2): the same shape as Triton's 2 instances
-        return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2)
+        # concurrent calls (its default concurrency, 2), ORT on 8 rows at a time: the same
+        # shape as the Triton CPU models (2 instances, run_rows 8)
+        return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2, run_rows=8)
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
     return TritonGrpcBackend(settings.triton_address(), timeout_s=settings.stage_timeout_s)

@@ -36,6 +36,8 @@ class OnnxCpuBackend:
         intra_op_threads: ORT intra-op threads per session (0 = ORT default).
         allow_spinning: Let ORT threads spin while idle.
         workers: Threads running sessions concurrently.
+        run_rows: Rows per ONNX Runtime run (0 = a call's whole batch; see
+            :class:`~deployments.triton.python_model.model.ServingNetwork`).
         timeout_s: Per-call timeout.
     """
 
@@ -49,6 +51,7 @@ class OnnxCpuBackend:
         allow_spinning: bool = False,
         workers: int = 1,
         timeout_s: float = 30.0,
+        run_rows: int = 0,
     ) -> None:
         try:
             import onnxruntime  # noqa: F401  (fail early with the fix)
@@ -61,6 +64,7 @@ class OnnxCpuBackend:
                 noise_seed=noise_seed,
                 intra_op_threads=intra_op_threads,
                 allow_spinning=allow_spinning,
+                run_rows=run_rows,
             )
             for name, path in models.items()
         }

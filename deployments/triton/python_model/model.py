@@ -75,6 +75,11 @@ class ServingNetwork:
         run_nvidia: Runs the network on NVIDIA-layout float32 feeds, returns NVIDIA outputs.
         constant_noise: Reuse one noise tensor [3, 60, D] for every track and inference.
         noise_seed: Seed of the noise generator.
+        run_rows: Rows per call of ``run_nvidia`` (0 = the whole batch in one call). ONNX
+            Runtime on CPU is faster per row on small batches: a 64-window regression batch
+            as 8 runs of 8 rows gave 4,259-4,271 frames/s on one thread against 3,389-3,451 in
+            one run (the windows of a batch of 8 stay in the core's cache). Rows are
+            independent, so the outputs are those of one run.
     """
 
     def __init__(
@@ -85,10 +90,14 @@ class ServingNetwork:
         *,
         constant_noise: bool = True,
         noise_seed: int = 0,
+        run_rows: int = 0,
     ) -> None:
+        if run_rows < 0:
+            raise ValueError(f"run_rows={run_rows} must be >= 0 (0: the whole batch at once)")
         self.nvidia_inputs = dict(inputs)
         self.nvidia_outputs = dict(outputs)
         self._run = run_nvidia
+        self.run_rows = run_rows
         self._rng = np.random.default_rng(noise_seed)
         self._noise: np.ndarray | None = None
         if "noise" in inputs:
@@ -115,6 +124,17 @@ class ServingNetwork:
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch: serving-layout arrays [B, ...] in, serving-layout arrays out."""
         batch = next(iter(feeds.values())).shape[0]
+        step = self.run_rows
+        if not step or batch <= step:
+            return self._run_rows(feeds, batch)
+        parts = [
+            self._run_rows({n: x[lo : lo + step] for n, x in feeds.items()}, min(step, batch - lo))
+            for lo in range(0, batch, step)
+        ]
+        return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+
+    def _run_rows(self, feeds: Mapping[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+        """One call of the NVIDIA-layout runner on ``batch`` rows."""
         nvidia: dict[str, np.ndarray] = {}
         for name in self.nvidia_inputs:
             if name == "noise":
@@ -183,13 +203,15 @@ def open_network(
     intra_op_threads: int = 0,
     allow_spinning: bool = True,
     run_nvidia: RunFn | None = None,
+    run_rows: int = 0,
 ) -> ServingNetwork:
     """Build a :class:`ServingNetwork` for an ONNX file (ORT on CPU unless ``run_nvidia``)."""
     inputs, outputs = onnx_io(onnx_path)
     runner = run_nvidia or ort_runner(onnx_path, intra_op_threads, allow_spinning)
     return ServingNetwork(
-        inputs, outputs, runner, constant_noise=constant_noise, noise_seed=noise_seed
-    )
+        inputs, outputs, runner, constant_noise=constant_noise, noise_seed=noise_seed,
+        run_rows=run_rows,
+    )  # fmt: skip
 
 
 def _bls_runner(net_model: str, output_names: list[str]) -> RunFn:
@@ -239,6 +261,7 @@ class TritonPythonModel:
             run_nvidia,
             constant_noise=_param(config, "constant_noise", "true").lower() == "true",
             noise_seed=int(_param(config, "noise_seed", "0")),
+            run_rows=int(_param(config, "run_rows", "0")),
         )
         self.network.check_config(name, config)
 

@@ -117,6 +117,19 @@ def test_cpu_model_references_package_onnx_and_noise_settings(
     assert not list(tmp_path.rglob("*.onnx")), "weights must be referenced, not copied"
 
 
+def test_cpu_regression_model_runs_ort_8_rows_at_a_time_and_gpu_wrappers_do_not(
+    tmp_path: Path, sources: list[NetworkSource]
+) -> None:
+    build_repository(sources, tmp_path / "cpu")
+    reg = _parse(tmp_path / "cpu" / "a2f_regression_t" / "config.pbtxt")
+    assert reg.parameters["run_rows"].string_value == "8"
+    dif = _parse(tmp_path / "cpu" / "a2f_diffusion_t" / "config.pbtxt")
+    assert "run_rows" not in dif.parameters  # 8 rows at most per request anyway
+    build_repository(sources, tmp_path / "ort", TARGETS[2])
+    wrapper = _parse(tmp_path / "ort" / "a2f_diffusion_t" / "config.pbtxt")
+    assert "run_rows" not in wrapper.parameters  # a TensorRT engine gets the whole batch
+
+
 def test_rebuild_is_idempotent(tmp_path: Path, sources: list[NetworkSource]) -> None:
     build_repository(sources, tmp_path)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
