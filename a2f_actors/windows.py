@@ -294,25 +294,26 @@ def cut_windows(
         ValueError: A window reads a sample in [0, sample_offset), already dropped.
     """
     starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-    rel0 = starts - sample_offset
-    if len(starts) and rel0.min() >= 0 and rel0.max() + size <= len(samples):
-        # Fast path (every window inside the buffer, the streaming case; nothing dropped is
-        # read): one gather of contiguous rows instead of an int64 index matrix, a mask and a
-        # clip.
-        out = sliding_window_view(np.asarray(samples, np.float32), size)[rel0]
-        return out * np.float32(gain) if gain != 1.0 else out
-    idx = starts[:, None] + np.arange(size, dtype=np.int64)[None, :]
-    if len(starts) and sample_offset > 0 and np.any((idx >= 0) & (idx < sample_offset)):
+    if not len(starts):
+        return np.zeros((0, size), np.float32)
+    if sample_offset > 0 and np.any((starts < sample_offset) & (starts + size > 0)):
         raise ValueError(
             f"a window starting at {int(starts.min())} reads samples before {sample_offset}, "
             f"which were dropped from the accumulator; drop only before first_needed_sample"
         )
-    rel = idx - sample_offset
-    valid = (idx >= 0) & (rel < len(samples))
-    if not len(samples):
-        return np.zeros(idx.shape, np.float32)
-    out = np.where(valid, samples[np.clip(rel, 0, len(samples) - 1)], np.float32(0))
-    out = out.astype(np.float32, copy=False)
+    rel0 = starts - sample_offset
+    lo, hi = int(rel0.min()), int(rel0.max()) + size
+    buffer = np.asarray(samples, np.float32)
+    if lo < 0 or hi > len(buffer):
+        # Windows past either end (a stream's first windows start before sample 0, its last
+        # ones run past the audio): zero-pad the buffer once and take the same contiguous-row
+        # gather, instead of an int64 index matrix, a mask and a clip for every sample (that
+        # path made the edge ticks of a burst cost several times the others).
+        pad = max(0, -lo)
+        padded = np.zeros(pad + max(hi, len(buffer)), np.float32)
+        padded[pad : pad + len(buffer)] = buffer
+        buffer, rel0 = padded, rel0 + pad
+    out = sliding_window_view(buffer, size)[rel0]
     return out * np.float32(gain) if gain != 1.0 else out
 
 

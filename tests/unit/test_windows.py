@@ -307,3 +307,25 @@ def test_few_window_batches_equal_the_vectorized_batches_exactly(schedule) -> No
             assert got.dtype == expected.dtype, name
             np.testing.assert_array_equal(got, expected, err_msg=name)
         assert small.window_size == want.window_size
+
+
+def test_cut_windows_equals_a_per_window_reference_at_and_past_both_ends():
+    """Random buffers, offsets and window starts (many past either end): zeros outside."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n, size = int(rng.integers(0, 60)), int(rng.integers(1, 25))
+        offset = int(rng.integers(0, 3)) * int(rng.integers(0, 40))
+        samples = rng.standard_normal(n).astype(np.float32)
+        lo = offset if offset else -size - 5  # never read dropped samples
+        starts = np.sort(rng.integers(lo, offset + n + 5, size=int(rng.integers(1, 6))))
+        gain = float(rng.choice([1.0, 0.7]))
+        out = cut_windows(samples, offset, starts, size, gain)
+        expected = np.zeros((len(starts), size), np.float32)
+        for w, s in enumerate(starts):
+            for j in range(size):
+                rel = s + j - offset
+                if s + j >= 0 and 0 <= rel < n:
+                    expected[w, j] = samples[rel]
+        expected = expected * np.float32(gain) if gain != 1.0 else expected
+        np.testing.assert_array_equal(out, expected)
+        assert out.dtype == np.float32 and out.shape == (len(starts), size)
