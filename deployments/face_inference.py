@@ -84,11 +84,12 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
         return FakeBackend({name: spec_from_onnx(path) for name, path in onnx.items()})
     if settings.backend == "onnx":
         from deployments.backends.onnx_cpu import OnnxCpuBackend
+        from deployments.triton.python_model.model import CPU_RUN_ROWS
 
         # one single-threaded session run per worker, as many workers as A2FInference sends
-        # concurrent calls (its default concurrency, 2), ORT on 8 rows at a time: the same
-        # shape as the Triton CPU models (2 instances, run_rows 8)
-        return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2, run_rows=8)
+        # concurrent calls (its default concurrency, 2), ORT on CPU_RUN_ROWS rows at a time:
+        # the same shape as the Triton CPU models (2 instances, run_rows)
+        return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2, run_rows=CPU_RUN_ROWS)
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
     return TritonGrpcBackend(settings.triton_address(), timeout_s=settings.stage_timeout_s)

@@ -74,7 +74,9 @@ class KindSettings:
 #: The Python model runs ORT on 8 rows at a time (run_rows): per window that is the fastest
 #: batch on these cores, 25 % faster than one 64-row run (ServingNetwork's docstring).
 CPU_DEFAULTS: dict[str, KindSettings] = {
-    "regression": KindSettings(64, (8, 16, 32, 64), 100, instance_count=2, run_rows=8),
+    "regression": KindSettings(
+        64, (8, 16, 32, 64), 100, instance_count=2, run_rows=pymodel.CPU_RUN_ROWS
+    ),
     "diffusion": KindSettings(8, (2, 4, 8), 100),
     "a2e": KindSettings(32, (4, 8, 16, 32), 100),
 }

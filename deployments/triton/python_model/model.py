@@ -42,6 +42,9 @@ KINDS: tuple[str, ...] = ("regression", "diffusion", "a2e")
 
 Dims = list[int]  # -1 = dynamic
 RunFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+#: Rows per ONNX Runtime run on CPU (``ServingNetwork.run_rows``) for the Triton CPU models and
+#: the in-process backend alike: the fastest batch per window on these cores (docs/triton.md).
+CPU_RUN_ROWS = 8
 
 
 def to_serving_dims(name: str, dims: Dims) -> Dims:
