@@ -82,9 +82,11 @@ def raw_model(onnx: Path, threads: int, seconds: float) -> tuple[int, float]:
 
 async def through_triton(url: str, model: str, batch: int, conc: int, seconds: float) -> float:
     """Frames/s of ``conc`` concurrent requests of ``batch`` frames to Triton."""
+    from deployments.backends import triton_shm
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
-    backend = TritonGrpcBackend(url, timeout_s=60)
+    # inputs through shared memory, as the cluster's A2FInference sends them (same host)
+    backend = TritonGrpcBackend(url, timeout_s=60, shared_memory=triton_shm.available())
     x = feeds(batch)
     await backend.infer(model, x)
     done, deadline = 0, time.perf_counter() + seconds

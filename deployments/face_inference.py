@@ -92,7 +92,11 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
         return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2, run_rows=CPU_RUN_ROWS)
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
-    return TritonGrpcBackend(settings.triton_address(), timeout_s=settings.stage_timeout_s)
+    return TritonGrpcBackend(
+        settings.triton_address(),
+        timeout_s=settings.stage_timeout_s,
+        shared_memory=settings.use_triton_shared_memory(),
+    )
 
 
 def cut(item: Any, size: int) -> np.ndarray:

@@ -31,6 +31,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_SERVE_FAST_PATH": "serve_fast_path",
     "A2F_SERVE_GRPC_HANDLES": "serve_grpc_handles",
     "A2F_INFERENCE_SPLIT_ROWS": "inference_split_rows",
+    "A2F_TRITON_SHARED_MEMORY": "triton_shared_memory",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
@@ -151,6 +152,12 @@ class ServeSettings(_Strict):
         description="A2FInference splits a call of >= 2x this many rows into concurrent "
         "backend calls (one per Triton instance; docs/serving.md); 0 = only above max_batch",
     )  # fmt: skip
+    triton_shared_memory: bool | Literal["auto"] = Field(
+        "auto",
+        description="inference inputs reach Triton through system shared memory instead of "
+        "gRPC bytes (docs/triton.md): true, false, or auto = when triton_url is a loopback "
+        "address and /dev/shm exists (a remote Triton cannot open the regions)",
+    )
     serve_fast_path: bool = Field(
         True,
         description="replicas run Ray Serve's throughput-optimized request path (user code and "
@@ -217,6 +224,15 @@ class ServeSettings(_Strict):
     def triton_address(self) -> str:
         """host:port of the Triton the stages talk to."""
         return self.triton_url or f"127.0.0.1:{self.triton_grpc_port}"
+
+    def use_triton_shared_memory(self) -> bool:
+        """Whether the stages send Triton their inputs through system shared memory."""
+        if self.triton_shared_memory != "auto":
+            return bool(self.triton_shared_memory)
+        from deployments.backends.triton_shm import available
+
+        host = self.triton_address().rsplit(":", 1)[0].strip("[]")
+        return host in _LOOPBACK and available()
 
     def workdir(self) -> Path:
         """Folder of the cluster's own Triton (repository, logs)."""

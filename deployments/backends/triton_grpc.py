@@ -1,13 +1,13 @@
 """Triton backend over gRPC (``tritonclient.grpc.aio``), errors mapped to typed exceptions.
 
-System shared memory for large tensors was implemented (a pool of registered regions reused
-per request) and measured with ``benchmarks/bench_triton.py`` on regression windows: it was
-0.90x of plain gRPC at the best concurrency on this 2-core host (docs/triton.md), so it was
-dropped. tritonclient is imported when a backend is built.
+With ``shared_memory`` (a Triton on this host) the inputs travel through registered system
+shared memory regions (:mod:`deployments.backends.triton_shm`) and only the request's
+metadata and the (small) outputs over gRPC. tritonclient is imported when a backend is built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from deployments.aio_compat import install_poller_filter
+from deployments.backends import triton_shm as shm
 from deployments.backends.base import (
     BackendError,
     InferenceTimeout,
@@ -23,6 +24,10 @@ from deployments.backends.base import (
     ShapeMismatch,
     infer_in_chunks,
 )
+from deployments.backends.triton_shm import RegionPool
+
+#: Triton's answer to a request naming a region it does not know (e.g. after a restart).
+_SHM_LOST = "Unable to find shared memory region"
 
 _STATUS_ERRORS: dict[str, type[BackendError]] = {
     "StatusCode.NOT_FOUND": ModelNotFound,
@@ -59,6 +64,9 @@ class TritonGrpcBackend:
     Args:
         url: ``host:port`` of Triton's gRPC endpoint.
         timeout_s: Per-request deadline.
+        shared_memory: send inputs through system shared memory (Triton must run on this
+            host: it opens the regions by name).
+        max_regions: shared memory regions at most (requests in flight beyond use gRPC).
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class TritonGrpcBackend:
         url: str = "127.0.0.1:8001",
         *,
         timeout_s: float = 10.0,
+        shared_memory: bool = False,
+        max_regions: int = 8,
     ) -> None:
         try:
             import tritonclient.grpc.aio as grpcclient
@@ -76,6 +86,22 @@ class TritonGrpcBackend:
         self.url, self.timeout_s = url, timeout_s
         self._meta: dict[str, _Meta] = {}
         self._filtered = False
+        self.pool: RegionPool | None = None
+        if shared_memory:
+            if not shm.available():
+                raise ValueError(
+                    "shared_memory=True needs POSIX shared memory (/dev/shm, Linux); set "
+                    "triton_shared_memory: off"
+                )
+            self.pool = RegionPool(self._register, self._unregister, max_regions)
+
+    async def _register(self, name: str, key: str, size: int) -> None:
+        await self.client.register_system_shared_memory(
+            name, key, size, client_timeout=self.timeout_s
+        )
+
+    async def _unregister(self, name: str) -> None:
+        await self.client.unregister_system_shared_memory(name, client_timeout=self.timeout_s)
 
     async def _metadata(self, model: str) -> _Meta:
         meta = self._meta.get(model)
@@ -125,8 +151,37 @@ class TritonGrpcBackend:
         self, model: str, meta: _Meta, inputs: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         tensors = self._inputs(meta, inputs)
-        for tensor, x in zip(tensors, inputs.values(), strict=True):
-            tensor.set_data_from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in inputs.values()]
+        if self.pool is not None:
+            try:
+                return await self._infer_shm(model, meta, tensors, arrays)
+            except Exception as exc:
+                if _SHM_LOST not in str(exc):
+                    raise
+                # Triton restarted and forgot the registrations: register again, once
+                self.pool.forget_registrations()
+                return await self._infer_shm(model, meta, tensors, arrays)
+        for tensor, x in zip(tensors, arrays, strict=True):
+            tensor.set_data_from_numpy(x)
+        return await self._send(model, meta, tensors)
+
+    async def _infer_shm(
+        self, model: str, meta: _Meta, tensors: list[Any], arrays: list[np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        assert self.pool is not None
+        region = await self.pool.acquire(shm.needed_bytes(arrays))
+        if region is None:  # every region is in flight: this one goes over gRPC
+            for tensor, x in zip(tensors, arrays, strict=True):
+                tensor.set_data_from_numpy(x)
+            return await self._send(model, meta, tensors)
+        try:
+            for tensor, (offset, nbytes) in zip(tensors, region.put(arrays), strict=True):
+                tensor.set_shared_memory(region.name, nbytes, offset)
+            return await self._send(model, meta, tensors)
+        finally:
+            self.pool.release(region)  # the response came (or the call failed): Triton is done
+
+    async def _send(self, model: str, meta: _Meta, tensors: list[Any]) -> dict[str, np.ndarray]:
         outputs = [self._mod.InferRequestedOutput(n) for n in meta.outputs]
         result = await self.client.infer(
             model, tensors, outputs=outputs, client_timeout=self.timeout_s
@@ -141,5 +196,8 @@ class TritonGrpcBackend:
             return False
 
     async def close(self) -> None:
-        """Close the channel."""
+        """Unregister and unlink the shared memory regions; close the channel."""
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.close()
         await self.client.close()

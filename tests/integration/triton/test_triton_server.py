@@ -78,6 +78,44 @@ def test_triton_outputs_equal_in_process_ort(triton_env: TritonEnv, model: str) 
         np.testing.assert_allclose(remote[name], local[name], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("model", ["a2f_regression_tiny", "a2f_diffusion_tiny", "a2e_tiny"])
+def test_shared_memory_inputs_give_the_same_outputs(triton_env: TritonEnv, model: str) -> None:
+    """Inputs through registered /dev/shm regions: the same outputs as in-process ORT."""
+    inputs = _inputs(model, batch=12, seed=5)  # diffusion: above max batch 8, 2 regions at once
+    remote, local = asyncio.run(_both(triton_env, model, inputs, shared_memory=True))
+    for name in local:
+        np.testing.assert_allclose(remote[name], local[name], rtol=0, atol=1e-4)
+
+
+def test_shared_memory_regions_survive_a_lost_registration_and_are_cleaned_up(
+    triton_env: TritonEnv,
+) -> None:
+    model = "a2f_regression_tiny"
+
+    async def run() -> tuple[list[dict[str, np.ndarray]], list[str], list[str], dict]:
+        backend = TritonGrpcBackend(triton_env.grpc_url, shared_memory=True)
+        plain = TritonGrpcBackend(triton_env.grpc_url)
+        try:
+            first = await backend.infer(model, _inputs(model, 4, seed=1))
+            during = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+            status = await plain.client.get_system_shared_memory_status(as_json=True)
+            await plain.client.unregister_system_shared_memory()  # as after a Triton restart
+            second = await backend.infer(model, _inputs(model, 4, seed=1))
+            expected = await plain.infer(model, _inputs(model, 4, seed=1))
+        finally:
+            await backend.close()
+            await plain.close()
+        after = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+        return [first, second, expected], during, after, status
+
+    (first, second, expected), during, after, status = asyncio.run(run())
+    assert len(during) == 1, during
+    assert during[0] in str(status)  # registered with Triton under its own name
+    np.testing.assert_array_equal(first["result"], expected["result"])
+    np.testing.assert_array_equal(second["result"], expected["result"])
+    assert after == []  # close() unregisters and unlinks
+
+
 def test_diffusion_latents_batch_axis_and_constant_noise(triton_env: TritonEnv) -> None:
     model = "a2f_diffusion_tiny"
     inputs = _inputs(model, batch=2)
