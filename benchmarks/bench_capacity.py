@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 from deployments.triton.server import free_ports  # noqa: E402
 from loadtest import report  # noqa: E402
-from loadtest.generator import DEFAULT_CLIP_GLOB, StreamOptions, find_clips  # noqa: E402
+from loadtest.generator import DEFAULT_CLIP_GLOB, StreamOptions, find_clips, run_loop  # noqa: E402
 from loadtest.scenarios import LoadConfig, burst, max_passing, sweep, sweep_maxima  # noqa: E402
 
 DEFAULT_PACKAGE = ROOT / "models" / "ada_v2.3"
@@ -78,6 +78,16 @@ def raw_model(onnx: Path, threads: int, seconds: float) -> tuple[int, float]:
             n += b
         best = max(best, (b, n / (time.perf_counter() - t0)), key=lambda r: r[1])
     return best
+
+
+async def median_burst(cfg: LoadConfig, clips: list, streams: int, n: int) -> tuple[Any, list]:
+    """``n`` bursts one after another: the median one by frames/s, and all of them in order.
+
+    One 32-stream burst lasts about 2 s, so the VM's moment-to-moment speed moves a single
+    burst by several percent (docs/loadtest.md); the median of a few is the steadier figure.
+    """
+    runs = [(await burst(cfg, clips, streams))[0] for _ in range(max(1, n))]
+    return sorted(runs, key=lambda r: r.frames_per_s())[len(runs) // 2], runs
 
 
 async def through_triton(url: str, model: str, batch: int, conc: int, seconds: float) -> float:
@@ -233,6 +243,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="audio per message in the burst (1 s: NVIDIA's sample client streaming a file)",
     )  # fmt: skip
     ap.add_argument(
+        "--bursts", type=int, default=3,
+        help="bursts per chunk size; the efficiency row is their median by frames/s",
+    )  # fmt: skip
+    ap.add_argument(
         "--chunk-ms", type=float, default=40.0,
         help="audio per message in real time (and the second burst)",
     )  # fmt: skip
@@ -270,9 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         best_raw = max(r[1] for r in raw.values())
         child, urls = spawn_cluster(pkg, model_id, tmp, args.ingress_replicas, args.backend)
         try:
-            rows = asyncio.run(
-                _measure(args, raw, best_raw, tuple(urls), model_id, secs, child.pid)
-            )
+            rows = run_loop(_measure(args, raw, best_raw, tuple(urls), model_id, secs, child.pid))
         finally:
             stop_cluster(child)
     rows.append(("solver, default character, 32 tracks", f"{solver_rate(args.quick):,.0f}",
@@ -307,13 +319,20 @@ async def _measure(
     stream = StreamOptions(url=url, realtime=False, chunk_ms=args.chunk_ms)
     cfg = LoadConfig(stream=stream, metrics_url=metrics, cluster_pid=pid)
     bulk = replace(cfg, stream=replace(stream, chunk_ms=args.burst_chunk_ms))
-    await burst(bulk, clips, 2)  # warm-up
-    [b] = await burst(bulk, clips, args.burst_streams)
-    [small] = await burst(cfg, clips, args.burst_streams)
-    for run, chunk in ((b, args.burst_chunk_ms), (small, args.chunk_ms)):
+    # warm-up at the measured size: the first large burst after start-up also pays one-time
+    # costs (shared memory regions registered, Triton's python-backend shm pool grown, buffers
+    # allocated), measured 2,493 frames/s against 2,841-3,099 for the six bursts after it
+    await burst(bulk, clips, args.burst_streams)
+    b, b_all = await median_burst(bulk, clips, args.burst_streams, args.bursts)
+    small, small_all = await median_burst(cfg, clips, args.burst_streams, args.bursts)
+    for run, every, chunk in ((b, b_all, args.burst_chunk_ms), (small, small_all, args.chunk_ms)):
         eff = run.frames_per_s() / best_raw
         name = f"Serve pipeline, burst, {args.burst_streams} streams, {chunk:g} ms chunks"
-        note = f"frames/s; serving efficiency {eff:.2f} (lost {run.stats.lost_frames})"
+        lost = sum(r.stats.lost_frames for r in every)
+        spread = ", ".join(f"{r.frames_per_s():,.0f}" for r in every)
+        note = f"frames/s; serving efficiency {eff:.2f} (lost {lost})"
+        if len(every) > 1:
+            note += f"; median of bursts {spread}"
         rows.append((name, f"{run.frames_per_s():,.0f}", note))
     slo = replace(cfg.slo, p99_latency_ms=args.slo_p99_ms)
     rt = replace(cfg, stream=replace(stream, realtime=True), duration_s=args.level_s, slo=slo)

@@ -181,6 +181,13 @@ async def _ramp(args: argparse.Namespace, cluster: LocalCluster) -> Path:
     return path
 
 
+def _run_ramp(args: argparse.Namespace, cluster: LocalCluster) -> Path:
+    _import_loadtest()
+    from loadtest.generator import run_loop
+
+    return run_loop(_ramp(args, cluster))
+
+
 def _main(args: argparse.Namespace) -> int:
     cmd = args.cluster_command
     try:
@@ -189,7 +196,7 @@ def _main(args: argparse.Namespace) -> int:
         elif cmd == "demo":
             cluster = _up(args)
             try:
-                asyncio.run(_ramp(args, cluster))
+                _run_ramp(args, cluster)
             finally:
                 print("stopping the cluster ...", flush=True)
                 cluster.stop()
@@ -203,7 +210,7 @@ def _main(args: argparse.Namespace) -> int:
             elif cmd == "kill-node":
                 print(f"killed {cluster.kill_node(args.node)} processes of node {args.node}")
             else:
-                asyncio.run(_ramp(args, cluster))
+                _run_ramp(args, cluster)
     except ClusterError as exc:
         print(f"a2f cluster {cmd}: {exc}")
         return 1

@@ -9,7 +9,6 @@ progress line while it runs. Exit code 0 when every level met the SLO (``compare
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import sys
 import time
@@ -167,13 +166,13 @@ def _main(args: argparse.Namespace) -> int:
         if args.output:
             args.output.write_text(text)
         return 0
-    from loadtest.generator import DEFAULT_CLIP_GLOB, find_clips
+    from loadtest.generator import DEFAULT_CLIP_GLOB, find_clips, run_loop
 
     cfg = build_config(args)
     clips = find_clips(args.clips or [DEFAULT_CLIP_GLOB])
     progress = Progress(args.quiet)
     try:
-        levels = asyncio.run(_scenario(args, cfg, clips, progress))
+        levels = run_loop(_scenario(args, cfg, clips, progress))
     finally:
         progress.done()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

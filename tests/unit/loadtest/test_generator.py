@@ -8,14 +8,15 @@ import grpc
 import pytest
 
 from loadtest.accounting import SLO, aggregate, analyse, evaluate
-from loadtest.generator import Clip, LevelPlan, StreamOptions, run_level
+from loadtest.generator import Clip, LevelPlan, StreamOptions, run_level, run_loop
 from tests.unit.loadtest.fake_server import FakeA2F, Faults, start
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def level(clips: list[Clip], faults: Faults | None = None, *, streams: int = 2,
-          realtime: bool = False, chunk_ms: float = 40.0) -> tuple[list, FakeA2F]:  # fmt: skip
+          realtime: bool = False, chunk_ms: float = 40.0,
+          use_uvloop: bool = False) -> tuple[list, FakeA2F]:  # fmt: skip
     async def go():
         fake = FakeA2F(faults)
         server, url = await start(fake)
@@ -28,11 +29,12 @@ def level(clips: list[Clip], faults: Faults | None = None, *, streams: int = 2,
             await server.stop(0)
         return records, fake
 
-    return asyncio.run(go())
+    return run_loop(go(), use_uvloop=use_uvloop)
 
 
-def test_clean_burst_level_receives_every_expected_frame_exactly_once(clips) -> None:
-    records, fake = level(clips, streams=3)
+@pytest.mark.parametrize("use_uvloop", [False, True])
+def test_clean_burst_level_receives_every_expected_frame_exactly_once(clips, use_uvloop) -> None:
+    records, fake = level(clips, streams=3, use_uvloop=use_uvloop)
     stats = [analyse(r) for r in records]
     agg = aggregate(stats)
     assert agg.streams == 3 and agg.ok_streams == 3
@@ -68,3 +70,13 @@ def test_realtime_latency_measures_the_server_delay_not_the_lookahead(clips) -> 
     assert lat[0] >= 0.04
     assert lat[len(lat) // 2] < 0.5
     assert s.ttff_s is not None and s.ttff_s > 0.26
+
+
+def test_run_loop_uses_uvloop_when_installed_and_asyncio_when_told() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def loop_type() -> type:
+        return type(asyncio.get_running_loop())
+
+    assert issubclass(run_loop(loop_type()), uvloop.Loop)
+    assert not issubclass(run_loop(loop_type(), use_uvloop=False), uvloop.Loop)
