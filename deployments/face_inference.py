@@ -86,9 +86,9 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
         from deployments.backends.onnx_cpu import OnnxCpuBackend
         from deployments.triton.python_model.model import CPU_RUN_ROWS
 
-        # one single-threaded session run per worker, as many workers as A2FInference sends
-        # concurrent calls (its default concurrency, 2), ORT on CPU_RUN_ROWS rows at a time:
-        # the same shape as the Triton CPU models (2 instances, run_rows)
+        # one single-threaded session run per worker, one worker per Triton CPU instance (2;
+        # A2FInference's third call in flight waits for a free worker), ORT on CPU_RUN_ROWS
+        # rows at a time: the same shape as the Triton CPU models (2 instances, run_rows)
         return OnnxCpuBackend(onnx, intra_op_threads=1, workers=2, run_rows=CPU_RUN_ROWS)
     from deployments.backends.triton_grpc import TritonGrpcBackend
 
@@ -112,11 +112,15 @@ class A2FInference:
         networks: model id -> :class:`NetworkInfo`.
         backend: the inference backend.
         max_batch: most rows per backend call.
-        concurrency: backend calls in flight at once within one stage call.
-        split_rows: a call of at least ``2 * split_rows`` rows (and at most ``max_batch``) is
-            split into up to ``concurrency`` equal backend calls of at least ``split_rows``
-            rows, sent together, so that a real-time tick's batch runs on several Triton
-            instances at once instead of one (0: never split below ``max_batch``).
+        concurrency: backend calls in flight at once within one stage call. One more than
+            the backend's instances keeps a request queued at Triton while both instances run,
+            so an instance never waits for this replica to send the next (burst ticks).
+        split_rows: a call of at least ``2 * split_rows`` rows (and below ``split_parts *
+            max_batch``) is split into up to ``split_parts`` equal backend calls of at least
+            ``split_rows`` rows, sent together, so that a real-time tick's batch runs on
+            several Triton instances at once instead of one (0: never split below
+            ``max_batch``).
+        split_parts: the backend's instances (2 on CPU): most parts of a split call.
     """
 
     def __init__(
@@ -124,26 +128,33 @@ class A2FInference:
         networks: Mapping[str, NetworkInfo],
         backend: InferenceBackend,
         max_batch: int = 64,
-        concurrency: int = 2,
+        concurrency: int = 3,
         split_rows: int = 0,
+        split_parts: int = 2,
     ) -> None:
         self.networks = dict(networks)
         self.backend = backend
         self.max_batch = max_batch
         self.concurrency = concurrency
         self.split_rows = split_rows
+        self.split_parts = split_parts
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> A2FInference:
         """Build from the serve settings (backend included)."""
         nets = network_infos(settings, ("regression", "diffusion"))
-        return cls(nets, make_backend(settings), split_rows=settings.inference_split_rows)
+        return cls(
+            nets,
+            make_backend(settings),
+            concurrency=settings.inference_concurrency,
+            split_rows=settings.inference_split_rows,
+        )
 
     def _chunk_rows(self, n: int) -> int:
         """Rows per backend call for a call of ``n`` rows."""
-        if self.split_rows <= 0 or n >= self.max_batch * self.concurrency:
+        if self.split_rows <= 0 or n >= self.max_batch * self.split_parts:
             return self.max_batch
-        parts = max(1, min(self.concurrency, n // self.split_rows))
+        parts = max(1, min(self.split_parts, n // self.split_rows))
         return min(self.max_batch, -(-n // parts))
 
     async def infer(self, items: list[rec.InferItem] | Packed) -> list[rec.InferResult] | Packed:

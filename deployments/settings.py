@@ -32,6 +32,7 @@ ENV_VARS: dict[str, str] = {
     "A2F_SERVE_GRPC_HANDLES": "serve_grpc_handles",
     "A2F_INFERENCE_SPLIT_ROWS": "inference_split_rows",
     "A2F_TRITON_SHARED_MEMORY": "triton_shared_memory",
+    "A2F_INFERENCE_CONCURRENCY": "inference_concurrency",
     "A2F_STYLIZATION_CONFIG": "stylization_config",
     "A2F_DEPLOYMENT_CONFIG": "deployment_config",
     "A2F_ADVANCED_CONFIG": "advanced_config",
@@ -151,6 +152,12 @@ class ServeSettings(_Strict):
         12, ge=0, le=4096,
         description="A2FInference splits a call of >= 2x this many rows into concurrent "
         "backend calls (one per Triton instance; docs/serving.md); 0 = only above max_batch",
+    )  # fmt: skip
+    inference_concurrency: int = Field(
+        3, ge=1, le=64,
+        description="backend calls one A2FInference call keeps in flight: one more than the "
+        "Triton instances (2 on CPU) keeps an instance from idling between a burst tick's "
+        "requests (docs/serving.md)",
     )  # fmt: skip
     triton_shared_memory: bool | Literal["auto"] = Field(
         "auto",

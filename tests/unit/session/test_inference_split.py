@@ -10,14 +10,14 @@ import pytest
 from deployments.backends.base import ModelSpec
 from deployments.backends.fake import FakeBackend
 from deployments.face_inference import A2FInference
-from deployments.settings import ServeSettings
+from deployments.settings import ServeSettings, env_overrides
 
 SPEC = ModelSpec(inputs={"input": (1, 64), "emotion": (1, 26)}, outputs={"result": (1, 9)})
 
 
-def _run(split_rows: int, n: int) -> tuple[list[int], np.ndarray]:
+def _run(split_rows: int, n: int, concurrency: int = 3) -> tuple[list[int], np.ndarray]:
     backend = FakeBackend({"net": SPEC})
-    inf = A2FInference({}, backend, max_batch=64, concurrency=2, split_rows=split_rows)
+    inf = A2FInference({}, backend, max_batch=64, concurrency=concurrency, split_rows=split_rows)
     rng = np.random.default_rng(n)
     inputs = {
         "input": rng.standard_normal((n, 1, 64)).astype(np.float32),
@@ -36,6 +36,7 @@ def _run(split_rows: int, n: int) -> tuple[list[int], np.ndarray]:
         (35, [18, 17]),
         (100, [50, 50]),
         (128, [64, 64]),  # from 2 x max_batch on: max_batch chunks, as without splitting
+        (150, [64, 64, 22]),  # 3 in flight (concurrency) but a split has 2 parts (instances)
         (300, [64, 64, 64, 64, 44]),
     ],
 )
@@ -47,7 +48,40 @@ def test_calls_are_split_evenly_and_give_the_same_rows(n: int, calls: list[int])
     np.testing.assert_allclose(got, plain, rtol=0, atol=1e-6)
 
 
+def test_calls_in_flight_are_bounded_by_concurrency() -> None:
+    """A burst tick's max_batch chunks: ``concurrency`` requests at Triton at once, no more."""
+
+    class Counting(FakeBackend):
+        def __init__(self) -> None:
+            super().__init__({"net": SPEC})
+            self.now = self.peak = 0
+
+        async def infer(self, model: str, inputs: dict) -> dict:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            await asyncio.sleep(0.01)
+            try:
+                return await super().infer(model, inputs)
+            finally:
+                self.now -= 1
+
+    for concurrency in (1, 3):
+        backend = Counting()
+        inf = A2FInference({}, backend, max_batch=64, concurrency=concurrency, split_rows=12)
+        x = {
+            "input": np.zeros((640, 1, 64), np.float32),
+            "emotion": np.zeros((640, 1, 26), np.float32),
+        }
+        asyncio.run(inf._run("net", x))
+        assert backend.peak == concurrency and len(backend.calls) == 10
+
+
 def test_split_rows_comes_from_the_settings() -> None:
+    assert ServeSettings().inference_concurrency == 3
+    assert (
+        ServeSettings(**env_overrides({"A2F_INFERENCE_CONCURRENCY": "2"})).inference_concurrency
+        == 2
+    )
     assert ServeSettings().inference_split_rows == 12
     with pytest.raises(ValueError, match="inference_split_rows"):
         ServeSettings(inference_split_rows=-1)
