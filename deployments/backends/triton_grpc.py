@@ -91,7 +91,7 @@ class TritonGrpcBackend:
             if not shm.available():
                 raise ValueError(
                     "shared_memory=True needs POSIX shared memory (/dev/shm, Linux); set "
-                    "triton_shared_memory: off"
+                    "triton_shared_memory: false (env A2F_TRITON_SHARED_MEMORY=false)"
                 )
             self.pool = RegionPool(self._register, self._unregister, max_regions)
 
@@ -179,7 +179,10 @@ class TritonGrpcBackend:
                 tensor.set_shared_memory(region.name, nbytes, offset)
             return await self._send(model, meta, tensors)
         finally:
-            self.pool.release(region)  # the response came (or the call failed): Triton is done
+            # After a response Triton has read the inputs. After a timeout it may read them
+            # later, possibly overwritten by the next request: only the abandoned request's
+            # (discarded) result can be wrong, never the next one's.
+            self.pool.release(region)
 
     async def _send(self, model: str, meta: _Meta, tensors: list[Any]) -> dict[str, np.ndarray]:
         outputs = [self._mod.InferRequestedOutput(n) for n in meta.outputs]
