@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from deployments.backends.triton_shm import RegionPool
 
 #: Triton's answer to a request naming a region it does not know (e.g. after a restart).
 _SHM_LOST = "Unable to find shared memory region"
+log = logging.getLogger(__name__)
 
 _STATUS_ERRORS: dict[str, type[BackendError]] = {
     "StatusCode.NOT_FOUND": ModelNotFound,
@@ -152,25 +154,28 @@ class TritonGrpcBackend:
     ) -> dict[str, np.ndarray]:
         tensors = self._inputs(meta, inputs)
         arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in inputs.values()]
-        if self.pool is not None:
-            try:
-                return await self._infer_shm(model, meta, tensors, arrays)
-            except Exception as exc:
-                if _SHM_LOST not in str(exc):
-                    raise
-                # Triton restarted and forgot the registrations: register again, once
-                self.pool.forget_registrations()
-                return await self._infer_shm(model, meta, tensors, arrays)
-        for tensor, x in zip(tensors, arrays, strict=True):
-            tensor.set_data_from_numpy(x)
-        return await self._send(model, meta, tensors)
+        try:
+            return await self._infer_shm(model, meta, tensors, arrays)
+        except Exception as exc:
+            if self.pool is None or _SHM_LOST not in str(exc):
+                raise
+            # Triton restarted and forgot the registrations: register again, once
+            self.pool.forget_registrations()
+            return await self._infer_shm(model, meta, tensors, arrays)
 
     async def _infer_shm(
         self, model: str, meta: _Meta, tensors: list[Any], arrays: list[np.ndarray]
     ) -> dict[str, np.ndarray]:
-        assert self.pool is not None
-        region = await self.pool.acquire(shm.needed_bytes(arrays))
-        if region is None:  # every region is in flight: this one goes over gRPC
+        """One request, its inputs in a shared memory region when there is one, else as bytes."""
+        pool, region = self.pool, None
+        if pool is not None:
+            try:
+                region = await pool.acquire(shm.needed_bytes(arrays))
+            except Exception as exc:
+                if isinstance(map_error("", exc), (ServerUnavailable, InferenceTimeout)):
+                    raise  # Triton is away: the stage's retries decide
+                await self._disable_shared_memory(exc)
+        if region is None:  # no pool, every region in flight, or shared memory refused
             for tensor, x in zip(tensors, arrays, strict=True):
                 tensor.set_data_from_numpy(x)
             return await self._send(model, meta, tensors)
@@ -182,7 +187,23 @@ class TritonGrpcBackend:
             # After a response Triton has read the inputs. After a timeout it may read them
             # later, possibly overwritten by the next request: only the abandoned request's
             # (discarded) result can be wrong, never the next one's.
-            self.pool.release(region)
+            pool.release(region)
+
+    async def _disable_shared_memory(self, exc: Exception) -> None:
+        """Send inputs over gRPC from now on: Triton answered and refused a region.
+
+        It cannot open this host's ``/dev/shm`` (e.g. it runs in another container); failing
+        every stream instead would turn a speed-up into an outage.
+        """
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        log.warning(
+            "Triton at %s cannot use shared memory (%s); inputs go over gRPC from now on",
+            self.url, exc,
+        )  # fmt: skip
+        with contextlib.suppress(Exception):
+            await pool.close()
 
     async def _send(self, model: str, meta: _Meta, tensors: list[Any]) -> dict[str, np.ndarray]:
         outputs = [self._mod.InferRequestedOutput(n) for n in meta.outputs]

@@ -116,6 +116,37 @@ def test_shared_memory_regions_survive_a_lost_registration_and_are_cleaned_up(
     assert after == []  # close() unregisters and unlinks
 
 
+def test_a_triton_that_cannot_open_the_regions_gets_inputs_over_grpc(
+    triton_env: TritonEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """E.g. Triton in another container without this /dev/shm: serve on, never fail streams."""
+    from deployments.backends import triton_shm
+
+    # Triton is told a key that does not exist, as if it could not see this host's /dev/shm
+    monkeypatch.setattr(triton_shm.Region, "key", property(lambda self: "/a2f_not_there"))
+    model = "a2f_regression_tiny"
+    inputs = _inputs(model, batch=3, seed=2)
+
+    async def run() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], object]:
+        backend = TritonGrpcBackend(triton_env.grpc_url, shared_memory=True)
+        plain = TritonGrpcBackend(triton_env.grpc_url)
+        try:
+            got = await backend.infer(model, inputs)
+            again = await backend.infer(model, inputs)
+            assert np.array_equal(got["result"], again["result"])
+            return got, await plain.infer(model, inputs), backend.pool
+        finally:
+            await backend.close()
+            await plain.close()
+
+    with caplog.at_level("WARNING"):
+        got, expected, pool = asyncio.run(run())
+    np.testing.assert_array_equal(got["result"], expected["result"])
+    assert pool is None  # shared memory switched off for this backend
+    assert "cannot use shared memory" in caplog.text
+    assert not list(Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+
+
 def test_diffusion_latents_batch_axis_and_constant_noise(triton_env: TritonEnv) -> None:
     model = "a2f_diffusion_tiny"
     inputs = _inputs(model, batch=2)
