@@ -8,7 +8,9 @@ size)``; Triton reads the tensor where it lies. Measured against the cluster's T
 regression requests, 2 in flight (docs/triton.md): client 40 -> 21 us and ``tritonserver``
 30 -> 19 us of CPU per frame, 4,500 -> 5,200 frames/s.
 
-Regions are created with :mod:`multiprocessing.shared_memory` (``/dev/shm/a2f_shm_<pid>_<n>``),
+Regions are created with :mod:`multiprocessing.shared_memory`
+(``/dev/shm/a2f_shm_<host>_<pid>_<n>``, ``<host>`` a short hash of the host name, so that
+containers sharing one ``/dev/shm`` never take each other's regions for stale),
 registered under the same name and reused: a request takes a free region large enough for all
 its inputs and gives it back when its response arrived (Triton has read the inputs by then).
 Only for a Triton on this host (a loopback address): a remote Triton cannot open the region.
@@ -17,8 +19,10 @@ Only for a Triton on this host (a loopback address): a remote Triton cannot open
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
+import socket
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from multiprocessing import shared_memory
@@ -26,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: Region names start with this, then the owner's pid (stale regions of dead pids are removed).
+#: Region names start with this, then the host hash and the owner's pid (stale regions of dead
+#: pids of this host are removed).
 PREFIX = "a2f_shm_"
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 #: Smallest region (bytes): 64 regression windows and their emotions.
 MIN_REGION_BYTES = 64 * (8320 + 26) * 4
 _SHM_DIR = Path("/dev/shm")
@@ -42,8 +48,9 @@ def available() -> bool:
 def remove_stale(shm_dir: Path = _SHM_DIR) -> list[str]:
     """Unlink regions left by processes that no longer run (killed replicas); their names."""
     removed = []
-    for path in shm_dir.glob(f"{PREFIX}*") if shm_dir.is_dir() else ():
-        pid = path.name[len(PREFIX) :].split("_", 1)[0]
+    mine = f"{PREFIX}{HOST}_"
+    for path in shm_dir.glob(f"{mine}*") if shm_dir.is_dir() else ():
+        pid = path.name[len(mine) :].split("_", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
@@ -78,7 +85,7 @@ class Region:
     """
 
     def __init__(self, size: int) -> None:
-        self.name = f"{PREFIX}{os.getpid()}_{next(_counter)}"
+        self.name = f"{PREFIX}{HOST}_{os.getpid()}_{next(_counter)}"
         self.size = size
         self._shm = shared_memory.SharedMemory(name=self.name, create=True, size=size)
         # unlinked at interpreter exit or garbage collection even if close() is never called

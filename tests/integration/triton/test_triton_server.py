@@ -97,7 +97,7 @@ def test_shared_memory_regions_survive_a_lost_registration_and_are_cleaned_up(
         plain = TritonGrpcBackend(triton_env.grpc_url)
         try:
             first = await backend.infer(model, _inputs(model, 4, seed=1))
-            during = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+            during = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_*_{os.getpid()}_*"))
             status = await plain.client.get_system_shared_memory_status(as_json=True)
             await plain.client.unregister_system_shared_memory()  # as after a Triton restart
             second = await backend.infer(model, _inputs(model, 4, seed=1))
@@ -105,7 +105,7 @@ def test_shared_memory_regions_survive_a_lost_registration_and_are_cleaned_up(
         finally:
             await backend.close()
             await plain.close()
-        after = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+        after = sorted(p.name for p in Path("/dev/shm").glob(f"a2f_shm_*_{os.getpid()}_*"))
         return [first, second, expected], during, after, status
 
     (first, second, expected), during, after, status = asyncio.run(run())
@@ -144,7 +144,7 @@ def test_a_triton_that_cannot_open_the_regions_gets_inputs_over_grpc(
     np.testing.assert_array_equal(got["result"], expected["result"])
     assert pool is None  # shared memory switched off for this backend
     assert "cannot use shared memory" in caplog.text
-    assert not list(Path("/dev/shm").glob(f"a2f_shm_{os.getpid()}_*"))
+    assert not list(Path("/dev/shm").glob(f"a2f_shm_*_{os.getpid()}_*"))
 
 
 def test_diffusion_latents_batch_axis_and_constant_noise(triton_env: TritonEnv) -> None:

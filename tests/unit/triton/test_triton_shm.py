@@ -79,7 +79,7 @@ def test_pool_reuses_registered_regions_and_creates_more_only_when_all_are_busy(
         assert pool.regions == 0 and not triton.registered
 
     asyncio.run(run())
-    assert not list(Path("/dev/shm").glob(f"{shm.PREFIX}{os.getpid()}_*"))
+    assert not list(Path("/dev/shm").glob(f"{shm.PREFIX}{shm.HOST}_{os.getpid()}_*"))
 
 
 def test_a_failed_registration_is_raised_and_retried_on_the_next_acquire() -> None:
@@ -105,12 +105,14 @@ def test_a_failed_registration_is_raised_and_retried_on_the_next_acquire() -> No
 def test_regions_of_dead_processes_are_removed(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    (tmp_path / f"{shm.PREFIX}{dead}_0").write_bytes(b"x")
-    (tmp_path / f"{shm.PREFIX}{os.getpid()}_0").write_bytes(b"x")  # alive: kept
+    (tmp_path / f"{shm.PREFIX}{shm.HOST}_{dead}_0").write_bytes(b"x")
+    (tmp_path / f"{shm.PREFIX}{shm.HOST}_{os.getpid()}_0").write_bytes(b"x")  # alive: kept
     (tmp_path / "other_region").write_bytes(b"x")
-    assert shm.remove_stale(tmp_path) == [f"{shm.PREFIX}{dead}_0"]
+    other_host = f"{shm.PREFIX}{'0' * 8 if shm.HOST != '0' * 8 else '1' * 8}_{dead}_0"
+    (tmp_path / other_host).write_bytes(b"x")  # another container's: its pids are not ours
+    assert shm.remove_stale(tmp_path) == [f"{shm.PREFIX}{shm.HOST}_{dead}_0"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [f"{shm.PREFIX}{os.getpid()}_0", "other_region"]
+        [f"{shm.PREFIX}{shm.HOST}_{os.getpid()}_0", "other_region", other_host]
     )
 
 
