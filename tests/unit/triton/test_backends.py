@@ -168,8 +168,9 @@ def test_server_command_binds_loopback_and_configured_ports(tmp_path: Path) -> N
 
 
 def test_onnx_backend_of_the_settings_runs_a2finference_sub_batches_at_once(tmp_path: Path) -> None:
-    """A2FInference sends ``concurrency`` sub-batches together: the in-process backend must run
-    them in parallel (one single-threaded session run per worker), as Triton's 2 instances do."""
+    """A2FInference sends up to ``concurrency`` (3) sub-batches together: the in-process backend
+    runs ``split_parts`` (2) of them in parallel (one single-threaded session run per worker), as
+    Triton's 2 instances do, and the third waits for a worker."""
     import threading
     import time
 
@@ -202,4 +203,5 @@ def test_onnx_backend_of_the_settings_runs_a2finference_sub_batches_at_once(tmp_
         await asyncio.gather(*(backend.infer("m", x) for _ in range(stage.concurrency)))
 
     asyncio.run(run())
-    assert peak == stage.concurrency
+    assert stage.concurrency == 3 and stage.split_parts == 2
+    assert peak == stage.split_parts
