@@ -8,11 +8,11 @@ size)``; Triton reads the tensor where it lies. Measured against the cluster's T
 regression requests, 2 in flight (docs/triton.md): client 40 -> 21 us and ``tritonserver``
 30 -> 19 us of CPU per frame, 4,500 -> 5,200 frames/s.
 
-Regions are created with :mod:`multiprocessing.shared_memory`
-(``/dev/shm/a2f_shm_<host>_<pid>_<n>``, ``<host>`` a short hash of the host name, so that
-containers sharing one ``/dev/shm`` never take each other's regions for stale),
-registered under the same name and reused: a request takes a free region large enough for all
-its inputs and gives it back when its response arrived (Triton has read the inputs by then).
+Regions are files of ``/dev/shm`` (what ``shm_open`` opens) named ``a2f_shm_<host>_<pid>_<n>``;
+``<host>`` is a short hash of the host name, so that containers sharing one ``/dev/shm`` never
+take each other's regions for stale. Each is registered with Triton under its name and reused:
+a request takes a free region large enough for all its inputs and gives it back when its
+response arrived (Triton has read the inputs by then).
 Only for a Triton on this host (a loopback address): a remote Triton cannot open the region.
 """
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import logging
+import mmap
 import os
 import socket
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
-from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 MIN_REGION_BYTES = 64 * (8320 + 26) * 4
 _SHM_DIR = Path("/dev/shm")
 _counter = itertools.count()
+log = logging.getLogger(__name__)
 
 
 def available() -> bool:
@@ -69,27 +71,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _unlink(shm: shared_memory.SharedMemory) -> None:
+def _release(mapping: mmap.mmap, path: Path) -> None:
     with contextlib.suppress(Exception):
-        shm.close()
-    with contextlib.suppress(Exception):
-        shm.unlink()
+        mapping.close()
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 class Region:
     """One shared memory region registered with Triton.
+
+    Its pages are reserved when it is created (``posix_fallocate``): a full ``/dev/shm`` (64 MB
+    by default in Docker) then fails here with ``OSError`` instead of killing the process with
+    ``SIGBUS`` at a later write into a page tmpfs cannot provide.
 
     Attributes:
         name: region (and ``/dev/shm`` file) name, also the Triton registration name.
         size: bytes.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, shm_dir: Path = _SHM_DIR) -> None:
         self.name = f"{PREFIX}{HOST}_{os.getpid()}_{next(_counter)}"
         self.size = size
-        self._shm = shared_memory.SharedMemory(name=self.name, create=True, size=size)
+        path = shm_dir / self.name
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, size)
+            self._map = mmap.mmap(fd, size)
+        except BaseException:
+            path.unlink()
+            raise
+        finally:
+            os.close(fd)
         # unlinked at interpreter exit or garbage collection even if close() is never called
-        self._final = weakref.finalize(self, _unlink, self._shm)
+        self._final = weakref.finalize(self, _release, self._map, path)
         self.registered = False
 
     @property
@@ -101,7 +116,7 @@ class Region:
         """Copy ``arrays`` one after another (64-byte aligned); yields ``(offset, nbytes)``."""
         offset = 0
         for x in arrays:
-            view = np.ndarray(x.shape, x.dtype, buffer=self._shm.buf, offset=offset)
+            view = np.ndarray(x.shape, x.dtype, buffer=self._map, offset=offset)
             view[...] = x
             yield offset, x.nbytes
             offset += -(-x.nbytes // 64) * 64
@@ -124,6 +139,7 @@ class RegionPool:
         unregister: ``async (name)``: drops a registration.
         max_regions: regions at most; a request finding none free (all in flight) returns
             None from :meth:`acquire` and goes over plain gRPC.
+        shm_dir: where the regions are created (``/dev/shm``; tests).
     """
 
     def __init__(
@@ -131,12 +147,14 @@ class RegionPool:
         register: Callable[[str, str, int], Awaitable[object]],
         unregister: Callable[[str], Awaitable[object]],
         max_regions: int = 8,
+        shm_dir: Path = _SHM_DIR,
     ) -> None:
         self._register, self._unregister = register, unregister
         self.max_regions = max_regions
+        self.shm_dir = shm_dir
         self._free: list[Region] = []
         self._all: list[Region] = []
-        remove_stale()
+        remove_stale(shm_dir)
 
     @property
     def regions(self) -> int:
@@ -149,14 +167,11 @@ class RegionPool:
         if region is not None:
             self._free.remove(region)
         elif len(self._all) < self.max_regions:
-            region = Region(max(nbytes, MIN_REGION_BYTES))
-            self._all.append(region)
+            region = self._create(nbytes)
         elif self._free:  # all regions exist but the free ones are too small: grow one
-            old = self._free.pop(0)
-            await self._drop(old)
-            region = Region(max(nbytes, MIN_REGION_BYTES))
-            self._all.append(region)
-        else:
+            await self._drop(self._free.pop(0))
+            region = self._create(nbytes)
+        if region is None:
             return None
         if not region.registered:
             try:
@@ -165,6 +180,15 @@ class RegionPool:
                 self._free.append(region)
                 raise
             region.registered = True
+        return region
+
+    def _create(self, nbytes: int) -> Region | None:
+        try:
+            region = Region(max(nbytes, MIN_REGION_BYTES), self.shm_dir)
+        except OSError as exc:  # /dev/shm full or not writable: this request goes over gRPC
+            log.warning("no shared memory region of %d bytes (%s); sending over gRPC", nbytes, exc)
+            return None
+        self._all.append(region)
         return region
 
     def release(self, region: Region) -> None:

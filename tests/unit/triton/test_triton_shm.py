@@ -20,13 +20,14 @@ pytestmark = pytest.mark.skipif(not shm.available(), reason="needs POSIX shared 
 class FakeTriton:
     """Records registrations like Triton's system shared memory API."""
 
-    def __init__(self) -> None:
+    def __init__(self, shm_dir: Path = Path("/dev/shm")) -> None:
         self.registered: dict[str, tuple[str, int]] = {}
         self.calls: list[str] = []
+        self.shm_dir = shm_dir
 
     async def register(self, name: str, key: str, size: int) -> None:
         assert name not in self.registered, f"{name} registered twice"
-        assert Path("/dev/shm", key.lstrip("/")).stat().st_size >= size
+        assert (self.shm_dir / key.lstrip("/")).stat().st_size >= size
         self.registered[name] = (key, size)
         self.calls.append(f"register {name}")
 
@@ -134,3 +135,28 @@ def test_settings_choose_shared_memory_for_a_local_triton(env, url, expected) ->
 def test_settings_reject_an_unknown_shared_memory_mode() -> None:
     with pytest.raises(ValueError, match="triton_shared_memory"):
         ServeSettings(**env_overrides({"A2F_TRITON_SHARED_MEMORY": "sometimes"}))
+
+
+def test_a_full_shm_dir_sends_over_grpc_instead_of_crashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages are reserved at creation: no space is an OSError there (-> gRPC), never a SIGBUS."""
+    import errno
+
+    triton = FakeTriton(tmp_path)
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async def run() -> None:
+        pool = shm.RegionPool(triton.register, triton.unregister, shm_dir=tmp_path)
+        monkeypatch.setattr(shm.os, "posix_fallocate", full)
+        assert await pool.acquire(1000) is None
+        assert pool.regions == 0 and not triton.registered
+        assert list(tmp_path.iterdir()) == []  # the half-made region was removed
+        monkeypatch.undo()
+        region = await pool.acquire(1000)  # space again: regions again
+        assert region is not None and (tmp_path / region.name).stat().st_size == region.size
+        await pool.close()
+
+    asyncio.run(run())
