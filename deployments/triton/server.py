@@ -14,6 +14,7 @@ another process. Without a GPU the log shows harmless NVML / DCGM / CUDA driver 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -169,6 +170,52 @@ def _is_tritonserver(pid: int) -> bool:
     return b"tritonserver" in cmdline.split(b"\0", 1)[0]
 
 
+#: The python backend's per-stub regions; a killed server or stub leaves its files behind.
+PYTHON_BACKEND_SHM = "triton_python_backend_shm_region_*"
+
+
+def remove_unmapped_shm(
+    pattern: str = PYTHON_BACKEND_SHM,
+    min_age_s: float = 60.0,
+    shm_dir: Path = Path("/dev/shm"),
+    proc: Path = Path("/proc"),
+) -> list[str]:
+    """Unlink this user's ``shm_dir`` files matching ``pattern`` that no process maps.
+
+    Every live python-backend region is mapped by its server and stub, so an unmapped one is
+    left from a killed server (1 MB each, in RAM, never freed otherwise). Only files of this
+    user (whose processes' maps are readable) and older than ``min_age_s`` (a region between
+    its creation and its mapping is in use) are considered. Returns the removed names.
+    """
+    now, uid = time.time(), os.getuid()
+    candidates = []
+    for path in shm_dir.glob(pattern) if shm_dir.is_dir() else ():
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_uid == uid and now - st.st_mtime >= min_age_s:
+            candidates.append(path)
+    if not candidates:
+        return []
+    mapped: set[str] = set()
+    for maps in proc.glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:  # the process ended, or is another user's
+            continue
+        mapped.update(
+            line.split(None, 5)[-1] for line in text.splitlines() if str(shm_dir) + "/" in line
+        )
+    removed = []
+    for path in candidates:
+        if str(path) not in mapped:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path.name)
+    return removed
+
+
 def http_ok(url: str, timeout_s: float = 1.0) -> bool:
     """True when ``url`` answers HTTP 200 within ``timeout_s`` (readiness probes)."""
     try:
@@ -239,6 +286,7 @@ class TritonServer:
         if running and _is_tritonserver(running.pid):
             raise TritonError(f"tritonserver already running (pid {running.pid}); stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        remove_unmapped_shm()  # what killed servers left in /dev/shm (RAM)
         binary = self.tritonserver or prepare_bundled(self.workdir)
         env = server_env() if self.tritonserver is None else None
         with self.log_file.open("wb") as log:
