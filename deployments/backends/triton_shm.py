@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deployments.procs import process_table
+
 #: Region names start with this, then the host hash and the owner's pid (stale regions of dead
 #: pids of this host are removed).
 PREFIX = "a2f_shm_"
@@ -49,26 +51,20 @@ def available() -> bool:
 
 def remove_stale(shm_dir: Path = _SHM_DIR) -> list[str]:
     """Unlink regions left by processes that no longer run (killed replicas); their names."""
-    removed = []
     mine = f"{PREFIX}{HOST}_"
-    for path in shm_dir.glob(f"{mine}*") if shm_dir.is_dir() else ():
+    paths = list(shm_dir.glob(f"{mine}*")) if shm_dir.is_dir() else []
+    if not paths:
+        return []
+    live = process_table()
+    removed = []
+    for path in paths:
         pid = path.name[len(mine) :].split("_", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) in live:
             continue
         with contextlib.suppress(OSError):
             path.unlink()
             removed.append(path.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _release(mapping: mmap.mmap, path: Path) -> None:
