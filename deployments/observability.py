@@ -173,6 +173,16 @@ def _record(name: str, value: float, **tags: str) -> None:
         return
 
 
+def _observe_many(name: str, values: Sequence[float], **tags: str) -> None:
+    """Histogram observations of one series, in one call (see ``StreamMeter.flush``)."""
+    if not values:
+        return
+    try:
+        _current().observe_many(name, values, tags)
+    except Exception:  # metrics must never break serving
+        return
+
+
 def _units(item: Any) -> int:
     """Windows (``starts``) or frames (``rows``) of one stage item."""
     for attr in ("starts", "rows"):
@@ -268,10 +278,19 @@ class StreamMeter:
         stream_id: the session id (span links).
     """
 
+    #: Seconds between two flushes of the per-frame records (frames, lateness, serialize).
+    FLUSH_S = 0.5
+
     def __init__(self, tenant: str, model: str, kind: str, stream_id: str) -> None:
         self.tenant, self.model, self.kind, self.stream_id = tenant, model, kind, stream_id
         self.opened = time.monotonic()
         self.frames = 0
+        # per-frame records are kept here and flushed together (see flush): a Ray metric
+        # record costs microseconds of Python per call, paid three times for every frame
+        self._flushed_frames = 0
+        self._lateness: list[float] = []
+        self._serialize: list[float] = []
+        self._next_flush = self.opened + self.FLUSH_S
         self._arrivals: deque[tuple[float, float]] = deque()  # (input seconds, monotonic)
         self._closed: tuple[float, float] | None = None
         self._finished = False
@@ -308,10 +327,26 @@ class StreamMeter:
             _record("a2f_time_to_first_frame_seconds", now - self.opened, model=self.model)
             _tracer.stream_event(self.stream_id, "first_frame")
         self.frames += 1
-        _record("a2f_frames_emitted_total", 1, tenant=self.tenant, model=self.model)
         arrived = self._arrival(needed_audio_s(self.kind, time_code_s))
         if arrived is not None:
-            _record("a2f_frame_lateness_seconds", max(0.0, now - arrived), model=self.model)
+            self._lateness.append(max(0.0, now - arrived))
+        if now >= self._next_flush:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        """Record the frames, lateness and serialize times kept since the last flush.
+
+        Called every :attr:`FLUSH_S` seconds of emitted frames and when the stream ends, so
+        the counters lag by at most that (Ray's exporter adds its own seconds anyway).
+        """
+        self._next_flush = (time.monotonic() if now is None else now) + self.FLUSH_S
+        if self.frames > self._flushed_frames:
+            frames, self._flushed_frames = self.frames - self._flushed_frames, self.frames
+            _record("a2f_frames_emitted_total", frames, tenant=self.tenant, model=self.model)
+        lateness, self._lateness = self._lateness, []
+        _observe_many("a2f_frame_lateness_seconds", lateness, model=self.model)
+        serialize, self._serialize = self._serialize, []
+        _observe_many("a2f_stage_latency_seconds", serialize, stage="serialize")
 
     def emitting(self, event: Any) -> float:
         """A service event is about to be yielded; returns the time for :meth:`emitted`.
@@ -328,14 +363,14 @@ class StreamMeter:
     def emitted(self, event: Any, started: float) -> None:
         """The transport consumed ``event`` (converted and written it): serialize time."""
         if getattr(event, "frame", None) is not None:
-            seconds = time.perf_counter() - started
-            _record("a2f_stage_latency_seconds", seconds, stage="serialize")
+            self._serialize.append(time.perf_counter() - started)
 
     def finish(self, code: Any = "OK") -> None:
         """The stream ended with ``code`` (idempotent)."""
         if self._finished:
             return
         self._finished = True
+        self.flush()
         name = _code_name(code)
         with _lock:
             _active[(self.tenant, self.model)] -= 1

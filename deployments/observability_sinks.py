@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = ["MemorySink", "MetricSink", "NullSink", "RaySink"]
@@ -24,11 +24,18 @@ class MetricSink(Protocol):
         """Counter: add ``value``; gauge: set; histogram: observe."""
         ...
 
+    def observe_many(self, name: str, values: Sequence[float], tags: Mapping[str, str]) -> None:
+        """Histogram: observe every value (one series)."""
+        ...
+
 
 class NullSink:
     """Drops everything (outside Ray)."""
 
     def record(self, name: str, value: float, tags: Mapping[str, str]) -> None:
+        """No-op."""
+
+    def observe_many(self, name: str, values: Sequence[float], tags: Mapping[str, str]) -> None:
         """No-op."""
 
 
@@ -49,6 +56,11 @@ class MemorySink:
             self.values[key] = value
         else:
             self.values.setdefault(key, []).append(value)
+
+    def observe_many(self, name: str, values: Sequence[float], tags: Mapping[str, str]) -> None:
+        """Histogram observations, as many ``record`` calls."""
+        for value in values:
+            self.record(name, value, tags)
 
     def get(self, name: str, **tags: str) -> Any:
         """The value (or observation list) of one series, None when never recorded."""
@@ -95,6 +107,28 @@ class RaySink:
             obj.set(value, tags=dict(tags))
         else:
             obj.observe(value, tags=dict(tags))
+
+    def observe_many(self, name: str, values: Sequence[float], tags: Mapping[str, str]) -> None:
+        """Observe every value; the first through Ray's API, the rest through its recorder.
+
+        ``Histogram.observe`` merges and validates the tags on every call; for one series the
+        tags are the same, so after the first call (which validates them) the values go
+        straight to the Cython recorder that ``observe`` ends in (``_metric.record``, with
+        the merged tags). A Ray without that attribute gets ``observe`` for every value.
+        """
+        if not values:
+            return
+        obj, tags = self._objects[name], dict(tags)
+        obj.observe(values[0], tags=tags)
+        recorder = getattr(obj, "_metric", None)
+        merged = {**getattr(obj, "_default_tags", {}), **tags}
+        record = (
+            (lambda v: recorder.record(v, tags=merged))
+            if recorder is not None and hasattr(recorder, "record")
+            else (lambda v: obj.observe(v, tags=tags))
+        )
+        for value in values[1:]:
+            record(value)
 
     def flush(self) -> None:
         """Send the summed counter increments."""

@@ -17,6 +17,7 @@ numbering fails loudly here instead of sending wrong bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -118,9 +119,18 @@ _TEMPLATE, _VALUE_BYTES = _emotion_template()
 
 
 def emotion_entries(values: np.ndarray) -> bytes:
-    """The map entries of a ``[10]`` emotion vector in ``A2F_EMOTIONS`` order (one copy)."""
+    """The map entries of a ``[10]`` emotion vector in ``A2F_EMOTIONS`` order.
+
+    Cached by value: a stream's applied emotion stays the same for many frames (a constant
+    preset, or A2E's smoothed output between its updates every ``a2e_skip + 1`` frames).
+    """
+    return _entries(np.asarray(values, "<f4").tobytes())
+
+
+@functools.lru_cache(maxsize=4096)
+def _entries(raw: bytes) -> bytes:
     out = _TEMPLATE.copy()
-    out[_VALUE_BYTES] = np.frombuffer(np.asarray(values, "<f4").tobytes(), np.uint8)
+    out[_VALUE_BYTES] = np.frombuffer(raw, np.uint8)
     return out.tobytes()
 
 

@@ -182,3 +182,73 @@ def test_ray_sink_sums_counter_increments_until_a_flush(monkeypatch) -> None:
     assert [c[0] for c in calls] == ["observe"]
     sink.flush()
     assert calls[-1] == ("inc", "a2f_frames_emitted_total", 3, {"tenant": "t", "model": "m"})
+
+
+def test_stream_meter_keeps_per_frame_records_until_flush_time_or_the_end(
+    sink, monkeypatch
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(obs.time, "monotonic", lambda: clock[0])
+    meter = obs.StreamMeter("t", MODEL, "regression", "sF")
+    meter.audio(10.0)
+    for k in range(5):  # 5 frames inside one flush period: only the first frame's TTFF so far
+        started = meter.emitting(Frame(_frame(k)))
+        meter.emitted(Frame(_frame(k)), started)
+    assert sink.get("a2f_frames_emitted_total", tenant="t", model=MODEL) is None
+    assert sink.get("a2f_frame_lateness_seconds", model=MODEL) is None
+    assert len(sink.get("a2f_time_to_first_frame_seconds", model=MODEL)) == 1
+    clock[0] += obs.StreamMeter.FLUSH_S  # the next frame is past the flush time
+    meter.emitting(Frame(_frame(5)))
+    assert sink.get("a2f_frames_emitted_total", tenant="t", model=MODEL) == 6
+    assert len(sink.get("a2f_frame_lateness_seconds", model=MODEL)) == 6
+    assert len(sink.get("a2f_stage_latency_seconds", stage="serialize")) == 5
+    started = meter.emitting(Frame(_frame(6)))
+    meter.emitted(Frame(_frame(6)), started)
+    meter.finish("OK")  # the end flushes the rest, exactly once
+    meter.finish("OK")
+    assert sink.get("a2f_frames_emitted_total", tenant="t", model=MODEL) == 7
+    assert len(sink.get("a2f_frame_lateness_seconds", model=MODEL)) == 7
+    assert len(sink.get("a2f_stage_latency_seconds", stage="serialize")) == 6
+
+
+def _frame(k: int):
+    from a2f_actors.framing import NUM_BLENDSHAPES, BlendshapeFrame
+
+    return BlendshapeFrame(k, k / 30.0, np.zeros(NUM_BLENDSHAPES, np.float32))
+
+
+def test_ray_sink_observe_many_validates_once_then_records_every_value(monkeypatch) -> None:
+    import ray.util.metrics as rm
+
+    from deployments.observability_sinks import RaySink
+
+    calls = []
+
+    class Recorder:
+        def record(self, value, tags):
+            calls.append(("record", value, tags))
+
+    class Fake:
+        def __init__(self, name, *args, **kwargs):
+            self._default_tags = {"replica": "r1"}
+            self._metric = Recorder() if name != "a2f_frame_lateness_seconds" else None
+
+        def observe(self, value, tags):
+            calls.append(("observe", value, tags))
+
+        inc = set = observe
+
+    for kind in ("Counter", "Gauge", "Histogram"):
+        monkeypatch.setattr(rm, kind, Fake)
+    sink = RaySink(obs.METRICS, flush_s=3600)
+    sink.observe_many("a2f_stage_latency_seconds", [0.1, 0.2, 0.3], {"stage": "serialize"})
+    assert calls == [
+        ("observe", 0.1, {"stage": "serialize"}),
+        ("record", 0.2, {"replica": "r1", "stage": "serialize"}),
+        ("record", 0.3, {"replica": "r1", "stage": "serialize"}),
+    ]
+    calls.clear()  # a Ray metric without the recorder attribute: observe for every value
+    sink.observe_many("a2f_frame_lateness_seconds", [0.5, 0.6], {"model": "m"})
+    assert calls == [("observe", 0.5, {"model": "m"}), ("observe", 0.6, {"model": "m"})]
+    sink.observe_many("a2f_frame_lateness_seconds", [], {"model": "m"})
+    assert len(calls) == 2
