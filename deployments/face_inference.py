@@ -20,7 +20,7 @@ additionally merges the calls of several replicas. No ``@serve.batch``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from deployments.backends.base import (
     InferenceBackend,
     ModelNotFound,
     ShapeMismatch,
-    infer_in_chunks,
+    infer_made_chunks,
 )
 from deployments.session import records as rec
 from deployments.session.packing import Packed, repack, unpack
@@ -99,10 +99,33 @@ def make_backend(settings: ServeSettings) -> InferenceBackend:
     )
 
 
-def cut(item: Any, size: int) -> np.ndarray:
-    """``[W, size]`` float32 windows of an item, scaled by its gain (if it has one)."""
+def cut(item: Any, size: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """``[W, size]`` float32 windows ``lo:hi`` of an item, scaled by its gain (if it has one)."""
     gain = float(getattr(item, "gain", 1.0))
-    return win.cut_windows(item.segment, item.segment_offset, item.starts, size, gain)
+    starts = item.starts[lo:hi]
+    return win.cut_windows(item.segment, item.segment_offset, starts, size, gain)
+
+
+def rows_cutter(items: list[Any], size: int) -> tuple[int, Callable[[int, int], np.ndarray]]:
+    """``(total windows, cut(lo, hi))``: rows ``lo:hi`` of the items' windows, in item order.
+
+    The windows of a call are cut chunk by chunk (see ``infer_made_chunks``), never all at once.
+    """
+    bounds = np.cumsum([0, *(len(it.starts) for it in items)])
+
+    def cut_rows(lo: int, hi: int) -> np.ndarray:
+        parts = []
+        for i in range(int(np.searchsorted(bounds, lo, side="right")) - 1, len(items)):
+            first, end = int(bounds[i]), int(bounds[i + 1])
+            if first >= hi:
+                break
+            if end > lo:
+                parts.append(cut(items[i], size, max(lo, first) - first, min(hi, end) - first))
+        if not parts:
+            return np.zeros((0, size), np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    return int(bounds[-1]), cut_rows
 
 
 class A2FInference:
@@ -194,19 +217,32 @@ class A2FInference:
         Triton instance busy (2 on CPU) instead of one after the other; a real-time tick's
         ~30 windows are split in two for the same reason (``split_rows``).
         """
-        rows = self._chunk_rows(next(iter(inputs.values())).shape[0])
-        return await infer_in_chunks(
-            lambda chunk: self.backend.infer(name, chunk), inputs, rows, self.concurrency
+        n = next(iter(inputs.values())).shape[0]
+        return await self._run_made(
+            name, n, lambda lo, hi: {k: v[lo:hi] for k, v in inputs.items()}
         )
+
+    async def _run_made(
+        self, name: str, n: int, make: Callable[[int, int], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """:meth:`_run` on ``n`` rows whose inputs ``make(lo, hi)`` builds when a call starts."""
+        return await infer_made_chunks(
+            lambda chunk: self.backend.infer(name, chunk), n, make, self._chunk_rows(n),
+            self.concurrency,
+        )  # fmt: skip
 
     async def _regression(self, net: NetworkInfo, items: list[rec.InferItem]) -> list:
         """16 kHz segments --> [B, 8320] windows --> network --> result rows per stream."""
-        windows = np.concatenate([cut(it, _REGRESSION_WINDOW) for it in items])
+        n, cut_rows = rows_cutter(items, _REGRESSION_WINDOW)
         explicit = np.concatenate([it.emotion for it in items]).astype(np.float32)
-        implicit = np.broadcast_to(net.implicit, (len(windows), len(net.implicit)))
+        implicit = np.broadcast_to(net.implicit, (n, len(net.implicit)))
         emotion = np.concatenate([implicit, explicit], axis=1)
-        out = await self._run(net.name, {"input": windows[:, None], "emotion": emotion[:, None]})
-        rows = np.asarray(out["result"], np.float32).reshape(len(windows), -1)
+
+        def make(lo: int, hi: int) -> dict[str, np.ndarray]:
+            return {"input": cut_rows(lo, hi)[:, None], "emotion": emotion[lo:hi, None]}
+
+        out = await self._run_made(net.name, n, make)
+        rows = np.asarray(out["result"], np.float32).reshape(n, -1)
         results, lo = [], 0
         for it in items:
             mine = rows[lo : lo + len(it.starts)]

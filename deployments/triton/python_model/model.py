@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,31 @@ class ServingNetwork:
         ]
         return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
 
+    def run_many(self, requests: list[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        """Run the rows of several requests as one batch; one output dict per request.
+
+        With ``run_rows`` the requests' rows are cut into runs of ``run_rows`` directly: a run
+        is a view into its request's array (Triton's shared memory), and only a run that spans
+        two requests is copied. Joining every request first copied each input row once more
+        (33 KB per regression window). Without ``run_rows`` the requests are joined and run in
+        one call.
+        """
+        sizes = [next(iter(r.values())).shape[0] for r in requests]
+        step = self.run_rows
+        if len(requests) == 1:
+            return [self.run(requests[0])]
+        if not step:
+            names = list(requests[0])
+            out = self.run({n: np.concatenate([r[n] for r in requests]) for n in names})
+        else:
+            parts = [
+                self._run_rows(feeds, next(iter(feeds.values())).shape[0])
+                for feeds in _runs(requests, sizes, step)
+            ]
+            out = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+        bounds = np.cumsum([0, *sizes])
+        return [{n: y[a:b] for n, y in out.items()} for a, b in itertools.pairwise(bounds)]
+
     def _run_rows(self, feeds: Mapping[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
         """One call of the NVIDIA-layout runner on ``batch`` rows."""
         nvidia: dict[str, np.ndarray] = {}
@@ -178,6 +203,38 @@ class ServingNetwork:
                         f"model '{model_name}': config.pbtxt {section} '{name}' has dims {got} "
                         f"but the ONNX network expects {dims} (batch axis excluded, -1 dynamic)"
                     )
+
+
+def _runs(
+    requests: list[Mapping[str, np.ndarray]], sizes: list[int], step: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """Consecutive runs of ``step`` rows over the requests' rows (the last may be shorter).
+
+    A run inside one request is a view; a run across requests joins only its own rows.
+    """
+    pieces: list[tuple[int, int, int]] = []  # (request, lo, hi) of the run being built
+    have = 0
+    for i, n in enumerate(sizes):
+        lo = 0
+        while lo < n:
+            take = min(step - have, n - lo)
+            pieces.append((i, lo, lo + take))
+            have += take
+            lo += take
+            if have == step:
+                yield _join(requests, pieces)
+                pieces, have = [], 0
+    if pieces:
+        yield _join(requests, pieces)
+
+
+def _join(
+    requests: list[Mapping[str, np.ndarray]], pieces: list[tuple[int, int, int]]
+) -> dict[str, np.ndarray]:
+    if len(pieces) == 1:
+        i, lo, hi = pieces[0]
+        return {n: x[lo:hi] for n, x in requests[i].items()}
+    return {n: np.concatenate([requests[i][n][lo:hi] for i, lo, hi in pieces]) for n in requests[0]}
 
 
 def ort_runner(onnx_path: str, intra_op_threads: int = 0, allow_spinning: bool = True) -> RunFn:
@@ -276,18 +333,16 @@ class TritonPythonModel:
         feeds = [
             {n: pb_utils.get_input_tensor_by_name(r, n).as_numpy() for n in names} for r in requests
         ]
-        sizes = [f[names[0]].shape[0] for f in feeds]
         try:
-            out = self.network.run({n: np.concatenate([f[n] for f in feeds]) for n in names})
+            outs = self.network.run_many(feeds)
         except Exception as exc:  # report to every client instead of crashing the stub
             error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
             return [pb_utils.InferenceResponse(error=error) for _ in requests]
-        bounds = np.cumsum([0, *sizes])
         return [
             pb_utils.InferenceResponse(
-                [pb_utils.Tensor(n, np.ascontiguousarray(y[a:b])) for n, y in out.items()]
+                [pb_utils.Tensor(n, np.ascontiguousarray(y)) for n, y in out.items()]
             )
-            for a, b in itertools.pairwise(bounds)
+            for out in outs
         ]
 
     def finalize(self) -> None:

@@ -85,3 +85,31 @@ def test_split_rows_comes_from_the_settings() -> None:
     assert ServeSettings().inference_split_rows == 12
     with pytest.raises(ValueError, match="inference_split_rows"):
         ServeSettings(inference_split_rows=-1)
+
+
+def test_rows_cutter_cuts_any_row_range_across_streams_like_one_array() -> None:
+    """A burst call's windows are cut chunk by chunk, at the chunk's call (not all up front)."""
+    from types import SimpleNamespace
+
+    from deployments.face_inference import cut, rows_cutter
+
+    rng = np.random.default_rng(5)
+    items = [
+        SimpleNamespace(
+            segment=rng.standard_normal(400).astype(np.float32),
+            segment_offset=offset,
+            starts=np.array(starts, np.int64),
+            gain=gain,
+        )
+        for offset, starts, gain in (
+            (0, [-20, 13, 50, 300], 1.0),
+            (1000, [1000, 1100], 0.5),
+            (0, [7], 2.0),
+            (50, [60, 61, 62, 63, 64, 65, 400], 1.0),
+        )
+    ]
+    whole = np.concatenate([cut(it, 64) for it in items])
+    n, cut_rows = rows_cutter(items, 64)
+    assert n == len(whole) == 14
+    for lo, hi in ((0, 14), (0, 4), (3, 7), (4, 6), (5, 14), (6, 7), (13, 14), (2, 2)):
+        np.testing.assert_array_equal(cut_rows(lo, hi), whole[lo:hi])

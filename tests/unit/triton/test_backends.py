@@ -111,6 +111,44 @@ def test_serving_network_runs_run_rows_at_a_time_and_joins_the_rows_in_order() -
         ServingNetwork(dims, outs, run, run_rows=-1)
 
 
+def test_serving_network_run_many_cuts_runs_across_requests_and_copies_only_joined_runs() -> None:
+    """Triton's ``execute``: the requests' rows are run 8 at a time without joining them first;
+    each request gets its own rows back, as if it had been run alone."""
+    seen: list[np.ndarray] = []
+
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        seen.append(feeds["input"])
+        return {"result": feeds["input"][:, :, :2] * 2, "output_latents": feeds["input_latents"]}
+
+    dims = {"input": [-1, 1, 4], "input_latents": [2, 2, -1, 3]}
+    outs = {"result": [-1, 1, 2], "output_latents": [2, 2, -1, 3]}
+    rng = np.random.default_rng(1)
+    requests = [
+        {
+            "input": rng.normal(size=(n, 1, 4)).astype(np.float32),
+            "input_latents": rng.normal(size=(n, 2, 2, 3)).astype(np.float32),
+        }
+        for n in (10, 3, 1, 9)
+    ]
+    alone = [ServingNetwork(dims, outs, run).run(r) for r in requests]
+    seen.clear()
+    many = ServingNetwork(dims, outs, run, run_rows=8).run_many(requests)
+    assert [len(x) for x in seen] == [8, 8, 7]  # 23 rows: runs of 8, the last one shorter
+    # the first run lies inside request 0: a view into its memory; the second joins 4 requests
+    assert np.shares_memory(seen[0], requests[0]["input"])
+    assert not any(np.shares_memory(seen[1], r["input"]) for r in requests)
+    assert len(many) == len(requests)
+    for got, want in zip(many, alone, strict=True):
+        for name in outs:
+            np.testing.assert_array_equal(got[name], want[name])
+    # one request, or no run_rows: the plain paths give the same rows
+    one = ServingNetwork(dims, outs, run, run_rows=8).run_many(requests[:1])
+    np.testing.assert_array_equal(one[0]["result"], alone[0]["result"])
+    joined = ServingNetwork(dims, outs, run).run_many(requests)
+    for got, want in zip(joined, alone, strict=True):
+        np.testing.assert_array_equal(got["output_latents"], want["output_latents"])
+
+
 def test_serving_network_check_config_names_the_bad_tensor() -> None:
     net = ServingNetwork({"input": [-1, 1, 8320]}, {"result": [-1, 1, 31]}, lambda f: f)
     good = {
