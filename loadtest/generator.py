@@ -109,6 +109,10 @@ class StreamOptions:
         timeout_s: deadline of one call.
         transport: ``grpc`` (NIM API at ``url``) or ``ws`` (``WS /v1/stream`` at ``ws_url``).
         ws_url: the WebSocket endpoint of the HTTP ingress.
+        streams_per_connection: gRPC slots sharing one HTTP/2 connection (1: every slot is
+            an avatar client with a connection of its own; 8: e.g. an application server
+            multiplexing 8 avatars over one channel). Ingress replicas sharing the port
+            (docs/scale_out.md) balance connections, not streams.
     """
 
     url: str = "127.0.0.1:52000"
@@ -121,6 +125,14 @@ class StreamOptions:
     timeout_s: float = 120.0
     transport: str = "grpc"
     ws_url: str = "ws://127.0.0.1:8000/v1/stream"
+    streams_per_connection: int = 1
+
+    def __post_init__(self) -> None:
+        if self.streams_per_connection < 1:
+            raise ValueError(
+                f"streams_per_connection={self.streams_per_connection} must be >= 1 "
+                f"(1 = a connection per stream)"
+            )
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         """The metadata of a call."""
@@ -244,16 +256,23 @@ class LevelPlan:
     stagger_s: float = 1.0
 
 
-async def _slot(slot: int, plan: LevelPlan, clips: Sequence[Clip], opts: StreamOptions,
-                live: LiveCounters, deadline: float, out: list[StreamRecord]) -> None:  # fmt: skip
-    await asyncio.sleep(plan.stagger_s * slot / max(1, plan.streams))
-    # each slot is one avatar client with its own connection (grpc would otherwise share one
-    # subchannel across the process): ingress replicas sharing the port then each get a share
+def _channel(opts: StreamOptions) -> grpc.aio.Channel:
+    """A channel with a connection of its own (grpc would otherwise share one subchannel
+    across the process): ingress replicas sharing the port then each get a share."""
     options = [
         ("grpc.max_receive_message_length", _MAX_MESSAGE),
         ("grpc.use_local_subchannel_pool", 1),
     ]
-    async with grpc.aio.insecure_channel(opts.url, options=options) as channel:
+    return grpc.aio.insecure_channel(opts.url, options=options)
+
+
+async def _slot(slot: int, plan: LevelPlan, clips: Sequence[Clip], opts: StreamOptions,
+                live: LiveCounters, deadline: float, out: list[StreamRecord],
+                channel: grpc.aio.Channel | None) -> None:  # fmt: skip
+    await asyncio.sleep(plan.stagger_s * slot / max(1, plan.streams))
+    async with contextlib.AsyncExitStack() as stack:
+        if channel is None:  # a connection of this slot's own
+            channel = await stack.enter_async_context(_channel(opts))
         k = 0
         while True:
             clip = clips[(slot + k) % len(clips)]
@@ -294,15 +313,26 @@ async def run_level(
     live = live or LiveCounters()
     out: list[StreamRecord] = []
     deadline = time.monotonic() + plan.duration_s
-    tasks = [
-        asyncio.create_task(_slot(i, plan, clips, opts, live, deadline, out))
-        for i in range(plan.streams)
-    ]
-    pending = set(tasks)
-    while pending:
-        _, pending = await asyncio.wait(pending, timeout=1.0)
-        if on_tick is not None:
-            on_tick(live)
-    for task in tasks:
-        task.result()
+    per = opts.streams_per_connection
+    grpc_shared = per > 1 and opts.transport == "grpc"
+    shared = [_channel(opts) for _ in range(0, plan.streams, per)] if grpc_shared else []
+    try:
+        tasks = [
+            asyncio.create_task(
+                _slot(
+                    i, plan, clips, opts, live, deadline, out, shared[i // per] if shared else None
+                )
+            )
+            for i in range(plan.streams)
+        ]
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+            if on_tick is not None:
+                on_tick(live)
+        for task in tasks:
+            task.result()
+    finally:
+        for channel in shared:
+            await channel.close()
     return sorted(out, key=lambda r: r.stream_id)

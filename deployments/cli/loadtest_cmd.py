@@ -67,6 +67,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", help="tenant key (authorization: Bearer ...)")
     p.add_argument("--transport", choices=["grpc", "ws"], default="grpc", help="NIM gRPC or WS")
     p.add_argument("--ws-url", default="ws://127.0.0.1:8000/v1/stream", help="WebSocket URL")
+    p.add_argument(
+        "--streams-per-connection", type=int, default=1,
+        help="gRPC streams sharing one HTTP/2 connection (1: a connection per stream)",
+    )  # fmt: skip
     p.add_argument("--fps", type=int, default=30, help="the service's frame rate")
     p.add_argument("--slo-p99-ms", type=float, default=150.0, help="p99 frame latency bound")
     p.add_argument("--slo-min-fps", type=float, default=29.5, help="lowest fps per stream")
@@ -89,6 +93,7 @@ def build_config(args: argparse.Namespace) -> Any:
         url=args.url, chunk_ms=args.chunk_ms, realtime=args.loadtest_command != "burst",
         fps=args.fps, model=args.model, tenant=args.tenant, api_key=args.api_key,
         timeout_s=args.timeout_s, transport=args.transport, ws_url=args.ws_url,
+        streams_per_connection=args.streams_per_connection,
     )  # fmt: skip
     slo = SLO(min_fps=args.slo_min_fps, p99_latency_ms=args.slo_p99_ms)
     return LoadConfig(
@@ -148,6 +153,7 @@ def _config_summary(args: argparse.Namespace, cfg: Any, clips: list) -> dict[str
         "url": cfg.stream.url if cfg.stream.transport == "grpc" else cfg.stream.ws_url,
         "realtime": cfg.stream.realtime,
         "chunk_ms": cfg.stream.chunk_ms,
+        "streams_per_connection": cfg.stream.streams_per_connection,
         "duration_s": cfg.duration_s,
         "model": cfg.stream.model,
         "slo": asdict(cfg.slo),

@@ -37,6 +37,7 @@ class FakeA2F(audio2face_pb2_grpc.A2FControllerServiceServicer):
         self.faults = faults or Faults()
         self.fps = fps
         self.frames_sent = 0
+        self.peers: set[str] = set()  # client address:port of each connection seen
 
     def _frame(self, i: int) -> nim.A2F3DAnimationDataStream:
         w = animation_pb2.FloatArrayWithTimeCode(time_code=i / self.fps, values=[0.0] * 68)
@@ -56,6 +57,7 @@ class FakeA2F(audio2face_pb2_grpc.A2FControllerServiceServicer):
         return out
 
     async def ProcessAudioStream(self, request_iterator, context):
+        self.peers.add(context.peer())
         rate, samples, nxt = 16000, 0, 0
         header = nim.A2F3DAnimationDataStreamHeader(
             audio_header=audio_pb2.AudioHeader(samples_per_second=16000, channel_count=1,

@@ -15,13 +15,14 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def level(clips: list[Clip], faults: Faults | None = None, *, streams: int = 2,
-          realtime: bool = False, chunk_ms: float = 40.0,
-          use_uvloop: bool = False) -> tuple[list, FakeA2F]:  # fmt: skip
+          realtime: bool = False, chunk_ms: float = 40.0, use_uvloop: bool = False,
+          per_connection: int = 1) -> tuple[list, FakeA2F]:  # fmt: skip
     async def go():
         fake = FakeA2F(faults)
         server, url = await start(fake)
         try:
-            opts = StreamOptions(url=url, realtime=realtime, chunk_ms=chunk_ms, timeout_s=20)
+            opts = StreamOptions(url=url, realtime=realtime, chunk_ms=chunk_ms, timeout_s=20,
+                                 streams_per_connection=per_connection)  # fmt: skip
             records = await asyncio.wait_for(
                 run_level(LevelPlan(streams, 0.0, 0.0), clips, opts), 30
             )
@@ -41,6 +42,20 @@ def test_clean_burst_level_receives_every_expected_frame_exactly_once(clips, use
     assert agg.lost_frames == 0 and agg.duplicated_frames == 0
     assert agg.received_frames == agg.expected_frames == fake.frames_sent
     assert evaluate(agg, SLO(check_fps=False, p99_latency_ms=1000)).passed
+
+
+@pytest.mark.parametrize(("per", "connections"), [(1, 5), (2, 3), (8, 1)])
+def test_streams_share_connections_as_asked_and_lose_nothing(clips, per, connections) -> None:
+    records, fake = level(clips, streams=5, per_connection=per)
+    agg = aggregate([analyse(r) for r in records])
+    assert agg.ok_streams == 5 and agg.lost_frames == 0 and agg.duplicated_frames == 0
+    assert agg.received_frames == fake.frames_sent
+    assert len(fake.peers) == connections  # one client port per HTTP/2 connection
+
+
+def test_streams_per_connection_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="streams_per_connection=0"):
+        StreamOptions(streams_per_connection=0)
 
 
 def test_dropped_and_duplicated_frames_are_detected_by_index(clips) -> None:
