@@ -257,8 +257,11 @@ class LevelPlan:
 
 
 def _channel(opts: StreamOptions) -> grpc.aio.Channel:
-    """A channel with a connection of its own (grpc would otherwise share one subchannel
-    across the process): ingress replicas sharing the port then each get a share."""
+    """A channel with a connection of its own.
+
+    grpc would otherwise share one subchannel across the process; with a connection each,
+    ingress replicas sharing the port each get a share of them.
+    """
     options = [
         ("grpc.max_receive_message_length", _MAX_MESSAGE),
         ("grpc.use_local_subchannel_pool", 1),
