@@ -247,7 +247,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="also burst (1 s chunks) with this many streams per HTTP/2 connection (0: skip)",
     )  # fmt: skip
     ap.add_argument(
-        "--bursts", type=int, default=3,
+        "--bursts", type=int, default=5,
         help="bursts per chunk size; the efficiency row is their median by frames/s",
     )  # fmt: skip
     ap.add_argument(
