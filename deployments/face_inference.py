@@ -32,6 +32,7 @@ from deployments.backends.base import (
     InferenceBackend,
     ModelNotFound,
     ShapeMismatch,
+    infer_in_chunks,
     infer_made_chunks,
 )
 from deployments.session import records as rec
@@ -217,9 +218,9 @@ class A2FInference:
         Triton instance busy (2 on CPU) instead of one after the other; a real-time tick's
         ~30 windows are split in two for the same reason (``split_rows``).
         """
-        n = next(iter(inputs.values())).shape[0]
-        return await self._run_made(
-            name, n, lambda lo, hi: {k: v[lo:hi] for k, v in inputs.items()}
+        rows = self._chunk_rows(next(iter(inputs.values())).shape[0])
+        return await infer_in_chunks(
+            lambda chunk: self.backend.infer(name, chunk), inputs, rows, self.concurrency
         )
 
     async def _run_made(
