@@ -309,6 +309,7 @@ def score_package(
     real_speech: bool = False,
     fps: int = 30,
     lip: LipModel | None = None,
+    noise_seed: int = 0,
 ) -> list[ClipScore]:
     """Score a model package run in-process (ONNX Runtime + ``a2f_actors.offline``).
 
@@ -320,6 +321,7 @@ def score_package(
         split: Corpus split.
         real_speech: Also animate Debian pocketsphinx-testdata clips (force-aligned).
         fps: Output rate of a regression package.
+        noise_seed: Diffusion package: seed of the constant noise.
         lip: Lip model; default :func:`default_lip_model`.
 
     Returns:
@@ -332,7 +334,7 @@ def score_package(
 
     if audio is None and corpus_dir is None and not real_speech:
         raise ValueError("score_package needs audio, a corpus folder or real_speech=True")
-    animate, desc = package_animator(package, fps=fps)
+    animate, desc = package_animator(package, fps=fps, noise_seed=noise_seed)
     scores: list[ClipScore] = []
     if audio is not None:
         samples = _load_audio(audio)

@@ -58,7 +58,7 @@ def _regression(pkg: Any, infer: Any, fps: int) -> Animate:
     return animate
 
 
-def _diffusion(pkg: Any, infer: Any, identity: str | None) -> Animate:
+def _diffusion(pkg: Any, infer: Any, identity: str | None, noise_seed: int = 0) -> Animate:
     from a2f_actors.animator import DiffusionAnimator
     from a2f_actors.offline import animate_diffusion_clip
     from a2f_actors.params import BlendshapeOutputParams
@@ -69,14 +69,14 @@ def _diffusion(pkg: Any, infer: Any, identity: str | None) -> Animate:
     face = ident.model_config.face_params()
 
     def animate(audio: np.ndarray) -> WeightTrack:
-        clip = animate_diffusion_clip(animator, audio, face, tables, infer)
+        clip = animate_diffusion_clip(animator, audio, face, tables, infer, noise_seed=noise_seed)
         return WeightTrack(clip.time_codes, clip.weights)
 
     return animate
 
 
 def package_animator(
-    package: str | Path, *, fps: int = 30, identity: str | None = None
+    package: str | Path, *, fps: int = 30, identity: str | None = None, noise_seed: int = 0
 ) -> tuple[Animate, str]:
     """Load a package and return ``(animate, description)``.
 
@@ -84,6 +84,7 @@ def package_animator(
         package: Package folder or its model.json.
         fps: Output rate of a regression package (diffusion is always 60 fps).
         identity: Diffusion identity name (default: the first).
+        noise_seed: Diffusion: seed of the constant noise (the serving default is 0).
 
     Returns:
         ``animate(audio [N] float32 @ 16 kHz) -> WeightTrack`` and a one-line description.
@@ -102,5 +103,6 @@ def package_animator(
     if isinstance(pkg, RegressionPackage):
         return _regression(pkg, infer, fps), f"regression package {package} at {fps} fps"
     if isinstance(pkg, DiffusionPackage):
-        return _diffusion(pkg, infer, identity), f"diffusion package {package} at 60 fps"
+        desc = f"diffusion package {package} at 60 fps, noise seed {noise_seed}"
+        return _diffusion(pkg, infer, identity, noise_seed), desc
     raise ValueError(f"{package}: not an Audio2Face package (Audio2Emotion cannot be scored)")

@@ -35,7 +35,7 @@ the same ratio computed at each of the 29 other frame phases (about 1 without a 
 the motion's own peakiness).
 
 CLI: ``python -m a2f_train.evaluation.seams PACKAGE [--corpus DIR] [--limit 40]
-[--identity ada] [--real-speech] [--json OUT]``.
+[--identity ada] [--real-speech] [--split test|val] [--noise-seed 0] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -156,19 +156,26 @@ def run_seams(
     limit: int = 40,
     identity: str | None = None,
     real_speech: bool = False,
+    split: str = "test",
+    noise_seed: int = 0,
 ) -> dict:
-    """The test on ``limit`` synthetic test clips (model and ground truth) and real speech."""
+    """The test on ``limit`` synthetic clips of ``split`` (model and truth) and real speech.
+
+    ``split`` ``val`` keeps development choices (e.g. ``noise_seed``) off the test clips.
+    """
     from a2f_train.evaluation.harness import _align
     from a2f_train.evaluation.package_runner import package_animator
     from a2f_train.evaluation.results_io import list_corpus, read_ground_truth
     from a2f_train.evaluation.segments import is_silence
     from a2f_train.train.data_diffusion import read_wav
 
-    animate, _ = package_animator(package, identity=identity)
-    out: dict = {"package": str(package), "identity": identity}
+    animate, _ = package_animator(package, identity=identity, noise_seed=noise_seed)
+    out: dict = {
+        "package": str(package), "identity": identity, "split": split, "noise_seed": noise_seed,
+    }  # fmt: skip
     if corpus is not None:
         model, truth = [], []
-        for path in list_corpus(corpus, "test")[:limit]:
+        for path in list_corpus(corpus, split)[:limit]:
             gt = read_ground_truth(path)
             sil = _corpus_silences(path)
             model.append(clip_seams(animate(read_wav(gt.audio_path)).weights, sil))
@@ -197,8 +204,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--identity", default=None)
     p.add_argument("--real-speech", action="store_true")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--split", default="test", help="corpus split (val: development choices)")
+    p.add_argument("--noise-seed", type=int, default=0, help="seed of the constant noise")
     a = p.parse_args(argv)
-    res = run_seams(a.package, a.corpus, a.limit, a.identity, a.real_speech)
+    res = run_seams(a.package, a.corpus, a.limit, a.identity, a.real_speech, a.split, a.noise_seed)
     text = json.dumps(res, indent=2)
     sys.stdout.write(text + "\n")
     if a.json:

@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--real-speech", action="store_true", help="report pocketsphinx-testdata alignment"
     )
     p.add_argument("--json", metavar="OUT", help="write the report as JSON to OUT")
+    p.add_argument(
+        "--noise-seed", type=int, default=0,
+        help="diffusion package: seed of the constant noise (serving default 0)",
+    )  # fmt: skip
     p.set_defaults(func=_eval)
 
 
@@ -77,6 +81,7 @@ def _scores(args: argparse.Namespace) -> tuple[list[Any], str]:
             split=args.split,
             real_speech=args.real_speech,
             fps=args.fps,
+            noise_seed=args.noise_seed,
         )
         return scores, f"package {target}"
     if target.is_dir():

@@ -55,3 +55,22 @@ def test_a_blink_on_a_boundary_is_not_a_seam() -> None:
     w[75:79, 0] = w[75:79, 7] = 1.0  # EyeBlinkLeft/Right: a blink closing between frames 74, 75
     assert clip_seams(w, channels=None)["max_boundary_over_median_speech"] > 4
     assert clip_seams(w)["max_boundary_over_median_speech"] < 2.5
+
+
+def test_package_animator_uses_the_noise_seed_it_is_given(tmp_path) -> None:
+    """Development measurements compare the constant noise's seeds on the val split."""
+    from a2f_actors.model_package.synthetic import make_diffusion_package
+    from a2f_train.evaluation.package_runner import package_animator
+    from deployments.triton import fixtures
+
+    width = 40 * 3 + 12 * 3 + 15 + 4  # skin || tongue || jaw || eyes of the synthetic package
+    onnx = fixtures.build_diffusion(num_identities=3, out_dim=width).SerializeToString()
+    pkg = make_diffusion_package(tmp_path / "dif", onnx=onnx).parent
+    audio = np.random.default_rng(2).uniform(-0.3, 0.3, 16000 * 2).astype(np.float32)
+    tracks = {}
+    for seed in (0, 0, 3):
+        animate, desc = package_animator(pkg, noise_seed=seed)
+        assert f"noise seed {seed}" in desc
+        tracks.setdefault(seed, []).append(animate(audio).weights)
+    np.testing.assert_array_equal(tracks[0][0], tracks[0][1])  # same seed: same frames
+    assert not np.allclose(tracks[0][0], tracks[3][0])  # another noise: other frames
