@@ -273,29 +273,26 @@ async def _slot(slot: int, plan: LevelPlan, clips: Sequence[Clip], opts: StreamO
                 live: LiveCounters, deadline: float, out: list[StreamRecord],
                 channel: grpc.aio.Channel | None) -> None:  # fmt: skip
     await asyncio.sleep(plan.stagger_s * slot / max(1, plan.streams))
-    async with contextlib.AsyncExitStack() as stack:
-        if channel is None:  # a connection of this slot's own
-            channel = await stack.enter_async_context(_channel(opts))
-        k = 0
-        while True:
-            clip = clips[(slot + k) % len(clips)]
-            live.active += 1
-            live.started += 1
-            if opts.transport == "ws":
-                record = await run_stream_ws(
-                    clip, opts, _new_record(clip, opts, slot * 100000 + k), live
-                )
-            else:
-                record = await run_stream(channel, clip, opts, slot * 100000 + k, live)
-            live.active -= 1
-            live.finished += 1
-            if record.code != "OK":
-                live.failed += 1
-                live.codes[record.code] = live.codes.get(record.code, 0) + 1
-            out.append(record)
-            k += 1
-            if plan.duration_s <= 0 or time.monotonic() >= deadline:
-                return
+    k = 0
+    while True:
+        clip = clips[(slot + k) % len(clips)]
+        live.active += 1
+        live.started += 1
+        if channel is None:  # WebSocket transport
+            record = await run_stream_ws(
+                clip, opts, _new_record(clip, opts, slot * 100000 + k), live
+            )
+        else:
+            record = await run_stream(channel, clip, opts, slot * 100000 + k, live)
+        live.active -= 1
+        live.finished += 1
+        if record.code != "OK":
+            live.failed += 1
+            live.codes[record.code] = live.codes.get(record.code, 0) + 1
+        out.append(record)
+        k += 1
+        if plan.duration_s <= 0 or time.monotonic() >= deadline:
+            return
 
 
 async def run_level(
@@ -316,14 +313,24 @@ async def run_level(
     live = live or LiveCounters()
     out: list[StreamRecord] = []
     deadline = time.monotonic() + plan.duration_s
+    # one channel (HTTP/2 connection) per streams_per_connection slots; grpc connects it at
+    # its first call, so a slot staggered later still opens its connection later
     per = opts.streams_per_connection
-    grpc_shared = per > 1 and opts.transport == "grpc"
-    shared = [_channel(opts) for _ in range(0, plan.streams, per)] if grpc_shared else []
+    channels = (
+        [_channel(opts) for _ in range(0, plan.streams, per)] if opts.transport == "grpc" else []
+    )
     try:
         tasks = [
             asyncio.create_task(
                 _slot(
-                    i, plan, clips, opts, live, deadline, out, shared[i // per] if shared else None
+                    i,
+                    plan,
+                    clips,
+                    opts,
+                    live,
+                    deadline,
+                    out,
+                    channels[i // per] if channels else None,
                 )
             )
             for i in range(plan.streams)
@@ -336,6 +343,6 @@ async def run_level(
         for task in tasks:
             task.result()
     finally:
-        for channel in shared:
+        for channel in channels:
             await channel.close()
     return sorted(out, key=lambda r: r.stream_id)

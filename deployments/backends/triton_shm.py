@@ -115,16 +115,21 @@ class Region:
             view = np.ndarray(x.shape, x.dtype, buffer=self._map, offset=offset)
             view[...] = x
             yield offset, x.nbytes
-            offset += -(-x.nbytes // 64) * 64
+            offset += _aligned(x.nbytes)
 
     def close(self) -> None:
         """Unmap and unlink (Triton keeps its own mapping until it unregisters the name)."""
         self._final()
 
 
+def _aligned(nbytes: int) -> int:
+    """``nbytes`` rounded up to a multiple of 64 (each input starts on a cache line)."""
+    return -(-nbytes // 64) * 64
+
+
 def needed_bytes(arrays: list[np.ndarray]) -> int:
     """Bytes :meth:`Region.put` uses for ``arrays``."""
-    return sum(-(-x.nbytes // 64) * 64 for x in arrays)
+    return sum(_aligned(x.nbytes) for x in arrays)
 
 
 class RegionPool:
