@@ -67,6 +67,9 @@ class RegressionNetConfig:
             (a per-window "cepstral mean" normalisation: a fixed microphone/room EQ is a
             constant offset per band in the log domain and cancels); the absolute frame
             energy ``log r0`` is kept, so silence stays detectable.
+        learn_filterbank: train the filterbank (True, the shipped net) or keep its fixed
+            Hann-windowed cos/sin initialisation (a plain mel-spaced spectrogram, as the
+            diffusion net's fixed log-mel front-end).
     """
 
     num_skin: int
@@ -83,6 +86,20 @@ class RegressionNetConfig:
     channels: tuple[int, ...] = field(default=(160, 192, 224, 256))
     hidden: int = 256
     band_norm: bool = False
+    learn_filterbank: bool = True
+
+    def __post_init__(self) -> None:
+        # frames() cuts the window into hop-sized chunks and joins neighbours: one frame is
+        # exactly two hops; the autocorrelation splits a frame into lag-sized blocks
+        if self.frame_len != 2 * self.hop or self.buffer_len % self.hop:
+            raise ValueError(
+                f"frame_len {self.frame_len} / hop {self.hop}: need frame_len == 2 * hop and "
+                f"buffer_len {self.buffer_len} divisible by hop (e.g. 640/320 or 320/160)"
+            )
+        if self.frame_len % self.autocorr:
+            raise ValueError(
+                f"frame_len {self.frame_len} must be a multiple of autocorr {self.autocorr}"
+            )
 
     @property
     def result_size(self) -> int:
@@ -161,7 +178,9 @@ class RegressionNet(nn.Module):
     def __init__(self, cfg: RegressionNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.fb = nn.Parameter(filterbank_init(cfg.num_bands, cfg.frame_len))
+        self.fb = nn.Parameter(
+            filterbank_init(cfg.num_bands, cfg.frame_len), requires_grad=cfg.learn_filterbank
+        )
         self.register_buffer("hann", torch.hann_window(cfg.frame_len, periodic=False))
         nfeat = cfg.num_bands + cfg.autocorr
         self.register_buffer("feat_mean", torch.zeros(nfeat, 1))
@@ -181,7 +200,10 @@ class RegressionNet(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def frames(self, audio: torch.Tensor) -> torch.Tensor:
-        """[B, 1, 8320] -> [B, 25, 640] overlapping frames (hop = half a frame)."""
+        """[B, 1, 8320] -> [B, F, frame_len] overlapping frames, hop = half a frame.
+
+        F = 25 frames for 640/320 (the shipped net), 51 for 320/160.
+        """
         c = self.cfg
         chunks = audio.reshape(audio.shape[0], c.buffer_len // c.hop, c.hop)
         return torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)
@@ -204,13 +226,20 @@ class RegressionNet(nn.Module):
 
     def forward_std(self, audio: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
         """Standardised prediction [B, S+T+19] (``result = out * out_scale + out_bias``)."""
+        return self.head(self.hidden(audio, emotion))
+
+    def hidden(self, audio: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        """[B, hidden] activations of the fully connected layer, before the output head.
+
+        Training-only heads (the phoneme classifier of ``a2f_train.train.regression``) read
+        them; the exported graph is ``head(hidden(...))`` only.
+        """
         h = (self.features(audio) - self.feat_mean) / self.feat_std
         e = self.act(self.emo(emotion.reshape(emotion.shape[0], -1)))
         for conv in self.convs:
             eb = e.unsqueeze(2).expand(-1, -1, h.shape[2])
             h = self.act(conv(torch.cat([h, eb], dim=1)))
-        h = self.act(self.fc(torch.cat([h.flatten(1), e], dim=1)))
-        return self.head(h)
+        return self.act(self.fc(torch.cat([h.flatten(1), e], dim=1)))
 
     def forward(self, input: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
         """NVIDIA's contract: ``result`` [B, 1, S+T+19] in physical units."""

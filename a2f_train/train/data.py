@@ -14,6 +14,8 @@ Per-frame arrays (``F`` = frames of all clips of the split, ``D = S + T + 15 + 4
   units) || eye angles (degrees; right x, right y, left x, left y);
 * ``bilabial`` [F] bool: frame time inside a /p b m/ closure ``[start, release]``;
 * ``silence`` [F] bool: frame time inside a ``sil`` phone;
+* ``phone`` [F] int16: index in :data:`~a2f_train.corpus.phonemes.COMMON_PHONES` of the phone
+  under the frame time (-1 for a label outside it); the target of the phoneme loss;
 * ``emotion_id`` [F] int: index in :data:`SHOTS` (0 = neutral);
 * ``explicit`` [F, 10] float32: the clip's explicit emotion vector;
 * ``clip`` [F] int and ``frame`` [F] int: clip index and frame index within the clip;
@@ -46,6 +48,7 @@ __all__ = [
     "FrameSet",
     "load_frames",
     "package_basis",
+    "phone_classes",
     "random_channel",
     "read_wav_int16",
     "warp_segment",
@@ -128,6 +131,7 @@ class FrameSet:
     frame: np.ndarray
     next_ok: np.ndarray
     clip_ids: list[str]
+    phone: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -267,6 +271,23 @@ def _phone_flags(
     return bil, sil
 
 
+def phone_classes(data: np.lib.npyio.NpzFile, n: int, fps: int = FPS) -> np.ndarray:
+    """[n] int16 index in ``COMMON_PHONES`` of the phone under each frame time (-1: none).
+
+    Frame ``i`` sits at ``i / fps`` s; a phone covers ``[start, end)``; frames after the last
+    phone keep the last phone's class (the trailing silence of a clip).
+    """
+    from a2f_train.corpus.phonemes import COMMON_PHONES
+
+    index = {p: i for i, p in enumerate(COMMON_PHONES)}
+    cls = np.array([index.get(str(x), -1) for x in data["phone_label"]], np.int16)
+    start = np.asarray(data["phone_start"], np.float64)
+    if cls.size == 0:
+        return np.full(n, -1, np.int16)
+    pos = np.searchsorted(start, np.arange(n) / fps, side="right") - 1
+    return np.where(pos >= 0, cls[np.clip(pos, 0, cls.size - 1)], -1).astype(np.int16)
+
+
 def _clip_targets(corpus: Path, row: dict, basis: PackageBasis) -> np.ndarray:
     with np.load(corpus / "geometry" / f"{row['clip_id']}.npz") as g:
         skin = g["skin_pca_30"] + basis.skin_offset
@@ -305,11 +326,12 @@ def load_frames(
     if not rows:
         raise ValueError(f"{corpus}: no clip in split {split!r}")
     audio_parts, cursor, pad = [], 0, BUFFER_OFS
-    offs, tables = [], {k: [] for k in ("t", "b", "s", "e", "x", "c", "f", "n")}
+    offs, tables = [], {k: [] for k in ("t", "b", "s", "e", "x", "c", "f", "n", "p")}
     for ci, row in enumerate(rows):
         with np.load(Path(corpus) / row["npz"]) as data:
             n = int(data["weights_30"].shape[0])
             bil, sil = _phone_flags(data, n)
+            phone = phone_classes(data, n)
             explicit = np.asarray(data["emotion"], np.float32)
         wavs = [row["wav"], *[a["wav"] for a in row.get("aug", [])][:copies]]
         wavs += [row["wav"]] * (1 + copies - len(wavs))
@@ -325,7 +347,7 @@ def load_frames(
         for key, val in (("t", _clip_targets(Path(corpus), row, basis)[:n]), ("b", bil),
                          ("s", sil), ("e", np.full(n, emo)), ("x", np.tile(explicit, (n, 1))),
                          ("c", np.full(n, ci)), ("f", np.arange(n)),
-                         ("n", np.arange(n) < n - 1)):  # fmt: skip
+                         ("n", np.arange(n) < n - 1), ("p", phone)):  # fmt: skip
             tables[key].append(val)
     audio_parts.append(np.zeros(BUFFER_LEN, np.int16))
     cat = {k: np.concatenate(v) for k, v in tables.items()}
@@ -333,5 +355,5 @@ def load_frames(
         audio=np.concatenate(audio_parts), offsets=np.concatenate(offs, axis=1),
         targets=cat["t"], bilabial=cat["b"], silence=cat["s"], emotion_id=cat["e"],
         explicit=cat["x"].astype(np.float32), clip=cat["c"], frame=cat["f"],
-        next_ok=cat["n"], clip_ids=[r["clip_id"] for r in rows],
+        next_ok=cat["n"], clip_ids=[r["clip_id"] for r in rows], phone=cat["p"],
     )  # fmt: skip

@@ -11,7 +11,11 @@ outputs (``(result - out_bias) / out_scale``):
   basis (model units) against the target gap, frames inside /p b m/ closures weighted
   ``1 + w_closure`` (weight ``w_lip``);
 * **volume stability**: windows whose centre (±160 ms) is near silent are pulled to the
-  neutral pose, weight ``exp(-rms * vol_k)`` (weight ``w_volume``).
+  neutral pose, weight ``exp(-rms * vol_k)`` (weight ``w_volume``);
+* **phoneme** (NVIDIA's recipe has one for English, a2f_reference.md section 5): a
+  training-only linear classifier on the last hidden layer predicts the phone under the frame
+  (the 41 classes of ``COMMON_PHONES``), cross-entropy weighted ``w_phoneme`` (0 = off, no
+  head). It is not part of the exported network: the ONNX contract is unchanged.
 
 Implicit emotion: a learned [11, 16] table, one row per corpus emotion "shot" (neutral first);
 with probability ``p_neutral_row`` a sample is fed the neutral row instead of its own, so the
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 import yaml
 
+from a2f_train.corpus.phonemes import COMMON_PHONES
 from a2f_train.nets.regression import (
     RegressionNet,
     RegressionNetConfig,
@@ -102,6 +107,7 @@ class TrainConfig:
     p_band: float = 0.0
     ema: float = 0.0
     w_table: float = 1e-3
+    w_phoneme: float = 0.0
     work_dir: str = "data/train/regression"
     init_from: str | None = None
     net: dict = field(default_factory=dict)
@@ -161,7 +167,8 @@ class Batcher:
         hi = np.where(ok, lo + 1, lo)
         frac = np.where(ok, pos - lo, 0.0).astype(np.float32)[:, None]
         tgt2 = f.targets[lo] * (1 - frac) + f.targets[hi] * frac
-        bil2 = f.bilabial[np.where(frac[:, 0] < 0.5, lo, hi)]
+        near = np.where(frac[:, 0] < 0.5, lo, hi)
+        bil2 = f.bilabial[near]
         gain = None
         if cfg.eq_db > 0 or cfg.p_band > 0:
             gain = np.tile(random_channel(rng, b, cfg.eq_db, cfg.p_band), (2, 1))
@@ -170,6 +177,8 @@ class Batcher:
             "target": np.concatenate([f.targets[idx], tgt2]).astype(np.float32),
             "bilabial": np.concatenate([f.bilabial[idx], bil2]),
         }
+        if f.phone is not None:
+            extra["phone"] = np.concatenate([f.phone[idx], f.phone[near]])
         return win, extra
 
 
@@ -180,11 +189,15 @@ def _tensors(
     shot: np.ndarray,
     target: np.ndarray | None = None,
     bilabial: np.ndarray | None = None,
+    phone: np.ndarray | None = None,
 ) -> dict:
     mid = win[:, 4160 - 2560 : 4160 + 2560]
     target = f.targets[idx] if target is None else target
     bilabial = f.bilabial[idx] if bilabial is None else bilabial
+    if phone is None:
+        phone = f.phone[idx] if f.phone is not None else np.full(idx.size, -1)
     return {
+        "phone": torch.from_numpy(phone.astype(np.int64)),
         "audio": torch.from_numpy(win.astype(np.float32)).unsqueeze(1),
         "target": torch.from_numpy(target),
         "bilabial": torch.from_numpy(bilabial.astype(np.float32)),
@@ -207,16 +220,23 @@ class Model(torch.nn.Module):
         w[d - net.cfg.eyes_size :] = cfg.w_eyes
         self.register_buffer("w_dim", w / w.sum() * d)
         self.s = s
+        self.phone_head = (
+            torch.nn.Linear(net.cfg.hidden, len(COMMON_PHONES)) if cfg.w_phoneme > 0 else None
+        )
 
     def predict(self, batch: dict) -> torch.Tensor:
         """Standardised prediction [2B, D]."""
+        return self.net.head(self._hidden(batch))
+
+    def _hidden(self, batch: dict) -> torch.Tensor:
         emo = torch.cat([self.table[batch["shot"]], batch["explicit"]], dim=1).unsqueeze(1)
-        return self.net.forward_std(batch["audio"], emo)
+        return self.net.hidden(batch["audio"], emo)
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
         """Every loss term (scalars) of one batch; ``total`` is the weighted sum."""
         c, net = self.cfg, self.net
-        pred = self.predict(batch)
+        hidden = self._hidden(batch)
+        pred = net.head(hidden)
         tgt = (batch["target"] - net.out_bias) / net.out_scale
         err = (pred - tgt) ** 2 * self.w_dim
         half = pred.shape[0] // 2
@@ -233,6 +253,12 @@ class Model(torch.nn.Module):
         out["table"] = (self.table**2).mean()
         out["total"] = (out["mse"] + c.w_motion * motion + c.w_lip * lip + c.w_volume * vol
                         + c.w_table * out["table"])  # fmt: skip
+        if self.phone_head is not None and bool((batch["phone"] >= 0).any()):
+            logits = self.phone_head(hidden)
+            out["phoneme"] = torch.nn.functional.cross_entropy(
+                logits, batch["phone"], ignore_index=-1
+            )
+            out["total"] = out["total"] + c.w_phoneme * out["phoneme"]
         return out
 
     def _gap(self, std: torch.Tensor) -> torch.Tensor:
@@ -414,6 +440,8 @@ def run(corpus: Path, out: Path, config: Path | None = None, seed: int = 0) -> P
         state = torch.load(cfg.init_from, weights_only=True)
         net.load_state_dict(state["net"])
         model.table.data.copy_(state["table"])
+        if model.phone_head is not None and "phone_head" in state:
+            model.phone_head.load_state_dict(state["phone_head"])
     else:
         _fit_stats(net, train_f, seed)
     mflop = count_flops(ncfg)["total"] / 1e6
@@ -422,6 +450,8 @@ def run(corpus: Path, out: Path, config: Path | None = None, seed: int = 0) -> P
               f"{num_params(net)} params")  # fmt: skip
     summary = train(model, train_f, val_f, cfg, seed, log)
     state = {"net": net.state_dict(), "table": model.table.detach(), "net_cfg": ncfg.to_dict()}
+    if model.phone_head is not None:  # training-only: kept for a later stage, never exported
+        state["phone_head"] = model.phone_head.state_dict()
     torch.save(state, work / "best.pt")
     table = model.table.detach().numpy()
     onnx = export_onnx(net)

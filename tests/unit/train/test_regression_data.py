@@ -106,3 +106,54 @@ def test_speed_perturbed_batches_warp_the_targets(frames):
     want = (1 - frac) * fs.targets[idx + 1] + frac * nxt
     want[~ok] = fs.targets[idx + 1][~ok]
     assert np.allclose(second, want, atol=1e-4)
+
+
+def test_phone_classes_follow_the_phone_intervals():
+    from a2f_train.corpus.phonemes import COMMON_PHONES
+    from a2f_train.train.data import phone_classes
+
+    data = {
+        "phone_label": np.array(["sil", "m", "aa", "xx"]),
+        "phone_start": np.array([0.0, 0.1, 0.2, 0.3]),
+    }
+    got = phone_classes(data, 12, fps=30)  # frames at 0, 33.3, ..., 366.7 ms
+    want = ["sil"] * 3 + ["m"] * 3 + ["aa"] * 3
+    assert [COMMON_PHONES[i] for i in got[:9]] == want
+    assert np.all(got[9:] == -1)  # a label outside the inventory is ignored by the loss
+    empty = {"phone_label": np.array([]), "phone_start": np.array([])}
+    assert phone_classes(empty, 3).tolist() == [-1, -1, -1]
+
+
+def test_frames_carry_the_phone_under_each_bilabial_frame(frames):
+    from a2f_train.corpus.phonemes import COMMON_PHONES
+
+    _, fs = frames
+    assert fs.phone is not None and fs.phone.shape == (len(fs),)
+    assert (fs.phone >= 0).mean() > 0.99
+    labels = np.array(COMMON_PHONES)[fs.phone[fs.bilabial]]
+    # a closure flag covers [start, release] of /p b/ and all of /m/: the frame's phone is one
+    assert set(labels) <= {"p", "b", "m"}
+
+
+def test_phoneme_loss_is_trained_but_not_exported(frames):
+    pytest.importorskip("torch", reason="the [train] extra is not installed")
+    from a2f_train.nets.regression import RegressionNet, RegressionNetConfig, export_onnx
+    from a2f_train.train.regression import Batcher, Model, TrainConfig
+
+    basis, fs = frames
+    cfg = TrainConfig(batch=4, w_phoneme=0.1, speeds=[0.9, 1.1])
+    ncfg = RegressionNetConfig(basis.skin_matrix.shape[0], basis.tongue_matrix.shape[0],
+                               num_bands=8, channels=(16, 16), hidden=32)  # fmt: skip
+    model = Model(RegressionNet(ncfg), basis, cfg)
+    batch = Batcher(fs, cfg, seed=0).draw()
+    assert batch["phone"].shape == (8,) and int(batch["phone"].min()) >= 0
+    terms = model.losses(batch)
+    assert float(terms["phoneme"].detach()) > 0.5  # an untrained classifier over 41 classes
+    terms["total"].backward()
+    assert model.phone_head.weight.grad.abs().sum() > 0
+    off = Model(RegressionNet(ncfg), basis, TrainConfig(batch=4))
+    assert off.phone_head is None and "phoneme" not in off.losses(batch)
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load_from_string(export_onnx(model.net)).graph
+    assert [o.name for o in graph.output] == ["result"]
+    assert all(int(init.dims[0]) != 41 for init in graph.initializer if init.dims)

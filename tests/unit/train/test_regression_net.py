@@ -96,3 +96,27 @@ def test_band_norm_cancels_a_fixed_channel_gain_and_exports():
     with torch.no_grad():
         want = net(audio, emo).numpy()
     assert np.abs(got - want).max() < 1e-4
+
+
+def test_fine_front_end_with_a_fixed_filterbank_exports_with_parity():
+    from dataclasses import replace
+
+    cfg = replace(TINY, frame_len=320, hop=160, learn_filterbank=False)
+    assert cfg.num_frames == 51 and cfg.steps() == [51, 26, 13, 7]
+    net = RegressionNet(cfg).eval()
+    assert not net.fb.requires_grad and all(
+        p.requires_grad for n, p in net.named_parameters() if n != "fb"
+    )
+    frames = net.frames(torch.arange(8320.0).reshape(1, 1, -1))
+    assert frames.shape == (1, 51, 320)
+    assert float(frames[0, 25, 160]) == 4160.0  # frame 25's centre is the target sample
+    audio, emo = _inputs(4)
+    sess = ort.InferenceSession(export_onnx(net))
+    got = sess.run(None, {"input": audio.numpy(), "emotion": emo.numpy()})[0]
+    assert np.abs(got - net(audio, emo).detach().numpy()).max() < 1e-4
+
+
+@pytest.mark.parametrize("frame_len,hop", [(400, 160), (640, 300)])
+def test_framing_that_the_net_cannot_cut_is_refused(frame_len, hop):
+    with pytest.raises(ValueError, match="frame_len"):
+        RegressionNetConfig(num_skin=5, num_tongue=3, frame_len=frame_len, hop=hop)
