@@ -52,10 +52,11 @@ lint: $(STAMP) ## ruff + the import-linter contract (a2f_actors stays pure compu
 data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small for a quick one)
 	$(VENV)/bin/a2f data build --config $(or $(CONFIG),full)
 
-train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs the full corpus: make data)
+train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs make data and make data CONFIG=full_piper)
 	$(PY) -m pip install -q -e ".[dev,data,train]"
-	$(VENV)/bin/a2f train regression --seed 0
-	$(VENV)/bin/a2f train regression --seed 1 --config a2f_train/train/presets/regression_finetune.yaml
+	$(VENV)/bin/a2f train regression --corpus data/corpus/full_piper --seed 0
+	$(VENV)/bin/a2f train regression --corpus data/corpus/full_piper --seed 1 \
+		--config a2f_train/train/presets/regression_finetune.yaml
 	$(VENV)/bin/a2f train diffusion
 	$(VENV)/bin/a2f train diffusion --config a2f_train/train/presets/diffusion_finetune.yaml
 	$(VENV)/bin/a2f train emotion
