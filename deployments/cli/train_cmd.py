@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 from pathlib import Path
 
 MODELS = ("regression", "diffusion", "emotion")
@@ -25,7 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _show_progress() -> None:
+    """Print the trainers' INFO logs (the diffusion and emotion loops report through ``logging``).
+
+    Without a handler Python drops INFO records, and a 40-minute diffusion run printed nothing.
+    Only the ``a2f_train`` loggers are raised to INFO, so library chatter stays at WARNING.
+    """
+    log = logging.getLogger("a2f_train")
+    if not any(isinstance(h, logging.StreamHandler) for h in log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def _run(args: argparse.Namespace) -> int:
+    _show_progress()
     try:
         module = importlib.import_module(f"a2f_train.train.{args.model}")
     except ModuleNotFoundError as exc:
