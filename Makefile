@@ -54,9 +54,8 @@ data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small f
 
 train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs make data and make data CONFIG=full_piper)
 	$(PY) -m pip install -q -e ".[dev,data,train]"
-	$(VENV)/bin/a2f train regression --corpus data/corpus/full_piper --seed 0
-	$(VENV)/bin/a2f train regression --corpus data/corpus/full_piper --seed 1 \
-		--config a2f_train/train/presets/regression_finetune.yaml
+	$(VENV)/bin/a2f train regression --seed 0
+	$(VENV)/bin/a2f train regression --seed 1 --config a2f_train/train/presets/regression_finetune.yaml
 	$(VENV)/bin/a2f train diffusion
 	$(VENV)/bin/a2f train diffusion --config a2f_train/train/presets/diffusion_finetune.yaml
 	$(VENV)/bin/a2f train emotion

@@ -13,13 +13,25 @@ import logging
 from pathlib import Path
 
 MODELS = ("regression", "diffusion", "emotion")
+#: The corpus each shipped network was trained on (docs/models/*.md) and the command that builds it.
+DEFAULT_CORPUS = {
+    "regression": ("data/corpus/full_piper", "make data CONFIG=full_piper"),
+    "diffusion": ("data/corpus/full", "make data"),
+    "emotion": ("data/corpus/full", "make data"),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``a2f train`` to the top-level parser."""
     p = subparsers.add_parser("train", help="train a default network from the synthetic corpus")
     p.add_argument("model", choices=MODELS, help="which network")
-    p.add_argument("--corpus", type=Path, default=Path("data/corpus/full"), help="corpus dir")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="corpus dir (default: the shipped network's: data/corpus/full_piper for regression, "
+        "data/corpus/full for diffusion and emotion)",
+    )
     p.add_argument("--out", type=Path, default=Path("models"), help="folder of model packages")
     p.add_argument("--config", type=Path, default=None, help="training config YAML (optional)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -41,6 +53,13 @@ def _show_progress() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    default, build = DEFAULT_CORPUS[args.model]
+    corpus = Path(default) if args.corpus is None else args.corpus
+    if not (corpus / "manifest.jsonl").is_file():
+        hint = build if args.corpus is None else "a2f data build --config NAME --out DIR"
+        print(f"no corpus at {corpus} (manifest.jsonl missing): build it first with `{hint}`")
+        return 2
+    args.corpus = corpus
     _show_progress()
     try:
         module = importlib.import_module(f"a2f_train.train.{args.model}")

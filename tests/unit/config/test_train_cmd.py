@@ -24,6 +24,7 @@ def test_train_shows_the_trainers_info_logs(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(a2f_log, "handlers", [])
     monkeypatch.setattr(a2f_log, "level", logging.NOTSET)
 
+    (tmp_path / "manifest.jsonl").write_text("")
     args = ["train", "emotion", "--corpus", str(tmp_path), "--out", str(tmp_path)]
     rc = main([*args, "--seed", "3"])
 
@@ -33,3 +34,14 @@ def test_train_shows_the_trainers_info_logs(monkeypatch, tmp_path, capsys):
     assert f"wrote {tmp_path / 'pkg'}" in err.out
     main(args)
     assert len(a2f_log.handlers) == 1  # a second call adds no second handler
+
+
+def test_train_defaults_to_the_shipped_corpus_and_says_how_to_build_it(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "regression"]) == 2
+    out = capsys.readouterr().out
+    assert "data/corpus/full_piper" in out and "make data CONFIG=full_piper" in out
+    assert main(["train", "diffusion", "--corpus", str(tmp_path / "nope")]) == 2
+    assert "a2f data build" in capsys.readouterr().out
