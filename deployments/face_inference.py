@@ -32,7 +32,6 @@ from deployments.backends.base import (
     InferenceBackend,
     ModelNotFound,
     ShapeMismatch,
-    infer_in_chunks,
     infer_made_chunks,
 )
 from deployments.session import records as rec
@@ -212,21 +211,22 @@ class A2FInference:
             return [rec.InferResult(it.stream_id, empty, it.latents, error) for it in items]
 
     async def _run(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Backend calls of :meth:`_chunk_rows` rows, ``concurrency`` in flight at once.
-
-        A burst tick carries thousands of windows: sub-batches in flight together keep every
-        Triton instance busy (2 on CPU) instead of one after the other; a real-time tick's
-        ~30 windows are split in two for the same reason (``split_rows``).
-        """
-        rows = self._chunk_rows(next(iter(inputs.values())).shape[0])
-        return await infer_in_chunks(
-            lambda chunk: self.backend.infer(name, chunk), inputs, rows, self.concurrency
+        """:meth:`_run_made` on ready inputs (each call gets its rows' slices)."""
+        n = next(iter(inputs.values())).shape[0]
+        return await self._run_made(
+            name, n, lambda lo, hi: {k: v[lo:hi] for k, v in inputs.items()}
         )
 
     async def _run_made(
         self, name: str, n: int, make: Callable[[int, int], dict[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
-        """:meth:`_run` on ``n`` rows whose inputs ``make(lo, hi)`` builds when a call starts."""
+        """Backend calls of :meth:`_chunk_rows` rows, ``concurrency`` in flight at once.
+
+        ``make(lo, hi)`` builds a call's inputs when the call may start. A burst tick carries
+        thousands of windows: sub-batches in flight together keep every Triton instance busy
+        (2 on CPU) instead of one after the other; a real-time tick's ~30 windows are split in
+        two for the same reason (``split_rows``).
+        """
         return await infer_made_chunks(
             lambda chunk: self.backend.infer(name, chunk), n, make, self._chunk_rows(n),
             self.concurrency,

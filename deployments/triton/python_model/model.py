@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -126,15 +126,7 @@ class ServingNetwork:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch: serving-layout arrays [B, ...] in, serving-layout arrays out."""
-        batch = next(iter(feeds.values())).shape[0]
-        step = self.run_rows
-        if not step or batch <= step:
-            return self._run_rows(feeds, batch)
-        parts = [
-            self._run_rows({n: x[lo : lo + step] for n, x in feeds.items()}, min(step, batch - lo))
-            for lo in range(0, batch, step)
-        ]
-        return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+        return self.run_many([feeds])[0]
 
     def run_many(self, requests: list[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         """Run the rows of several requests as one batch; one output dict per request.
@@ -142,22 +134,23 @@ class ServingNetwork:
         With ``run_rows`` the requests' rows are cut into runs of ``run_rows`` directly: a run
         is a view into its request's array (Triton's shared memory), and only a run that spans
         two requests is copied. Joining every request first copied each input row once more
-        (33 KB per regression window). Without ``run_rows`` the requests are joined and run in
-        one call.
+        (33 KB per regression window). Without ``run_rows`` (or with fewer rows) the requests
+        are joined and run in one call.
         """
         sizes = [next(iter(r.values())).shape[0] for r in requests]
         step = self.run_rows
-        if len(requests) == 1:
-            return [self.run(requests[0])]
-        if not step:
-            names = list(requests[0])
-            out = self.run({n: np.concatenate([r[n] for r in requests]) for n in names})
-        else:
-            parts = [
-                self._run_rows(feeds, next(iter(feeds.values())).shape[0])
-                for feeds in _runs(requests, sizes, step)
+        if not step or sum(sizes) <= step:
+            runs: Iterable[dict[str, np.ndarray]] = [
+                _join(requests, [(i, 0, n) for i, n in enumerate(sizes)])
             ]
-            out = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+        else:
+            runs = _runs(requests, sizes, step)
+        parts = [self._run_rows(f, next(iter(f.values())).shape[0]) for f in runs]
+        out = (
+            parts[0]
+            if len(parts) == 1
+            else {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+        )
         bounds = np.cumsum([0, *sizes])
         return [{n: y[a:b] for n, y in out.items()} for a, b in itertools.pairwise(bounds)]
 
