@@ -8,8 +8,10 @@ One call animates one 1 s window (16000 samples at 16 kHz, 60 frames at 60 fps):
 Inside (see docs/models/diffusion.md):
 
 * :class:`LogMel` -- a fixed DFT convolution (25 ms Hann, 10 ms hop) -> 40 log-mel bands at
-  100 fps; :class:`AudioEncoder` -- two convs at 100 fps, a fixed linear resampling to the 60
-  frames, two residual convs.
+  100 fps; optionally (``DiffusionDims.autocorr`` > 0) :class:`Autocorr` -- the regression
+  net's normalised autocorrelation of 20 ms frames on the same 100 fps grid (voicing and
+  pitch, which the log-mel blurs); :class:`AudioEncoder` -- two convs at 100 fps, a fixed
+  linear resampling to the 60 frames, two residual convs.
 * Per diffusion step ``s`` (2 respaced DDPM steps, timesteps :data:`TIMESTEPS` of a 1000-step
   cosine schedule): the noisy code ``x_t`` [B,60,C], the audio features, the emotion and
   identity embeddings and a sinusoidal timestep embedding go through a 2-layer GRU whose state
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+
+from a2f_train.nets.regression import autocorrelation
 
 SAMPLE_RATE = 16000
 WINDOW = 16000
@@ -94,6 +98,37 @@ class LogMel(nn.Module):
         return (torch.log(mel + 1e-6) + 7.0) / 4.0
 
 
+#: Autocorrelation frame (20 ms, as the regression network's), centred on the log-mel frames.
+AC_FRAME = 320
+
+
+class Autocorr(nn.Module):
+    """Fixed autocorrelation features: audio ``[B, N]`` -> ``[B, lags, N // 160 + 1]``.
+
+    Frame j is samples ``[160 j - 160, 160 j + 160)`` (zero padded), centred like the log-mel
+    frame j; mean removed, Hann windowed. Row 0 is ``(log(r_0 + 1e-6) + 7) / 4`` (the log-mel
+    scaling), rows 1.. are ``r_k / (r_0 + 1e-6)`` for lags ``k = 1 .. lags - 1`` samples.
+    """
+
+    def __init__(self, lags: int) -> None:
+        super().__init__()
+        if lags < 2 or AC_FRAME % lags:
+            raise ValueError(f"autocorr lags {lags}: need >= 2 and a divisor of {AC_FRAME}")
+        self.lags = lags
+        self.register_buffer("hann", torch.hann_window(AC_FRAME, periodic=False))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` float32 audio (N a multiple of 160) -> ``[B, lags, N // 160 + 1]``."""
+        x = nn.functional.pad(audio, (HOP, HOP))
+        chunks = x.reshape(x.shape[0], int(x.shape[1]) // HOP, HOP)
+        fr = torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)
+        fr = (fr - fr.mean(dim=2, keepdim=True)) * self.hann
+        r = autocorrelation(fr, self.lags)
+        r0 = r[..., :1]
+        feats = torch.cat([(torch.log(r0 + 1e-6) + 7.0) / 4.0, r[..., 1:] / (r0 + 1e-6)], dim=2)
+        return feats.transpose(1, 2)
+
+
 def _interp_matrix(src: int = MEL_FRAMES, dst: int = FRAMES) -> np.ndarray:
     """``[src, dst]`` linear interpolation from 100 fps frame j (t = j/100) to t = f/60."""
     m = np.zeros((src, dst), np.float32)
@@ -106,12 +141,15 @@ def _interp_matrix(src: int = MEL_FRAMES, dst: int = FRAMES) -> np.ndarray:
 
 
 class AudioEncoder(nn.Module):
-    """Log-mel ``[B, 40, 100]`` -> features ``[B, 60, C]`` (receptive field about +-150 ms)."""
+    """Audio features ``[B, 40 + A, 100]`` -> ``[B, 60, C]`` (receptive field about +-150 ms).
 
-    def __init__(self, channels: int) -> None:
+    A = ``autocorr`` extra rows (:class:`Autocorr`) after the 40 log-mel bands (0 = log-mel only).
+    """
+
+    def __init__(self, channels: int, autocorr: int = 0) -> None:
         super().__init__()
         self.pre = nn.Sequential(
-            nn.Conv1d(N_MELS, channels, 5, padding=2), nn.GELU(),
+            nn.Conv1d(N_MELS + autocorr, channels, 5, padding=2), nn.GELU(),
             nn.Conv1d(channels, channels, 5, padding=2), nn.GELU(),
         )  # fmt: skip
         self.register_buffer("interp", torch.from_numpy(_interp_matrix()))
@@ -120,7 +158,7 @@ class AudioEncoder(nn.Module):
         )
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        """``[B, 40, 100]`` -> ``[B, 60, C]``."""
+        """``[B, 40 + A, 100]`` -> ``[B, 60, C]``."""
         x = torch.matmul(self.pre(mel), self.interp)
         for block in self.blocks:
             x = x + block(x)
@@ -140,6 +178,8 @@ class DiffusionDims:
             the first ``hidden`` entries; the rest carries the cross-fade stash.
         crossfade: centre frames (from frame 15) cross-faded from the previous window's own
             prediction of them, carried in the spare latent entries (0 = off).
+        autocorr: autocorrelation lags added to the log-mel (:class:`Autocorr`; 0 = off, the
+            shipped ada_multi_v3.0).
     """
 
     identities: int = 3
@@ -148,6 +188,7 @@ class DiffusionDims:
     emb: int = 32
     latent: int = 256
     crossfade: int = 7
+    autocorr: int = 0
 
 
 def timestep_embedding(t: int, dim: int) -> torch.Tensor:
@@ -249,7 +290,8 @@ class DiffusionNet(nn.Module):
         super().__init__()
         self.dims = dims
         self.logmel = LogMel()
-        self.encoder = AudioEncoder(dims.channels)
+        self.autocorr = Autocorr(dims.autocorr) if dims.autocorr else None
+        self.encoder = AudioEncoder(dims.channels, dims.autocorr)
         self.emotion_emb = nn.Linear(NUM_EMOTIONS, dims.emb, bias=False)
         self.identity_emb = nn.Linear(dims.identities, dims.emb, bias=False)
         self.denoiser = Denoiser(dims)
@@ -263,7 +305,10 @@ class DiffusionNet(nn.Module):
     def conditions(
         self, mel: torch.Tensor, identity: torch.Tensor, emotion: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Audio features ``[B,60,C]`` and embeddings ``[B,60,2*emb]`` of one window."""
+        """Audio features ``[B,60,C]`` and embeddings ``[B,60,2*emb]`` of one window.
+
+        ``mel`` is :meth:`features` of the window, ``[B, 40 + autocorr, 100]``.
+        """
         audio = self.encoder(mel)
         emo = self.emotion_emb(emotion[:, self.emo_index])
         ident = self.identity_emb(identity)[:, None].expand(-1, FRAMES, -1)
@@ -326,11 +371,17 @@ class DiffusionNet(nn.Module):
         input_latents: torch.Tensor, noise: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """NVIDIA's contract: ``(prediction [B,60,D], output_latents [2,2,B,latent])``."""
-        mel = self.logmel(window)[:, :, :MEL_FRAMES]
-        audio, cond = self.conditions(mel, identity, emotion)
+        audio, cond = self.conditions(self.features(window), identity, emotion)
         x0, states = self.sample(audio, cond, input_latents, noise)
         code, latents = self.crossfade(x0 * self.code_std + self.code_mean, input_latents, states)
         return self.decoder(code), latents
+
+    def features(self, window: torch.Tensor) -> torch.Tensor:
+        """``[B, 16000]`` -> ``[B, 40 + autocorr, 100]`` (log-mel, then autocorrelation rows)."""
+        mel = self.logmel(window)[:, :, :MEL_FRAMES]
+        if self.autocorr is None:
+            return mel
+        return torch.cat([mel, self.autocorr(window)[:, :, :MEL_FRAMES]], dim=1)
 
     @property
     def fade(self) -> torch.Tensor:
@@ -350,7 +401,10 @@ def count_flops(dims: DiffusionDims, skin_width: int, tj_width: int) -> dict[str
     """
     c, h, e = dims.channels, dims.hidden, dims.emb
     mel = 2 * (MEL_FRAMES + 1) * (2 * (N_FFT // 2 + 1)) * N_FFT
-    enc = 2 * MEL_FRAMES * 5 * c * (N_MELS + c) + 2 * FRAMES * 5 * c * c * 2
+    a = dims.autocorr
+    enc = 2 * MEL_FRAMES * 5 * c * (N_MELS + a + c) + 2 * FRAMES * 5 * c * c * 2
+    if a:  # block-matmul autocorrelation (a2f_train.nets.regression.autocorrelation)
+        mel += 2 * (MEL_FRAMES + 1) * (AC_FRAME // a) * a * 2 * a
     step = 2 * FRAMES * (CODE_DIM * c + (2 * c + 2 * e) * h + 2 * 3 * 2 * h * h)
     step += 2 * FRAMES * (3 * (h + c) * c + c * CODE_DIM)
     dec = 2 * FRAMES * (CODE_DIM + 1) * (skin_width + tj_width + 4)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from a2f_actors.names import BLENDSHAPES
-from a2f_train.nets.diffusion import FRAMES, HOP, N_FFT, mel_filterbank
+from a2f_train.nets.diffusion import AC_FRAME, FRAMES, HOP, N_FFT, N_MELS, mel_filterbank
 from a2f_train.train.data import _phone_flags, warp_segment
 
 PAD = 16000  # samples of zeros each side (padding_left / padding_right)
@@ -33,7 +33,8 @@ class ClipFeatures:
 
     Attributes:
         clip_id: corpus clip id.
-        mel: ``[n_frames, 40]`` float16 log-mel of the padded audio.
+        mel: ``[n_frames, 40 + A]`` float16 log-mel (then A autocorrelation rows, see
+            :func:`audio_features`) of the padded audio.
         weights: ``[F + 120, 68]`` float32 weights_60 padded with 60 zero rows each side.
         eyes: ``[F + 120, 4]`` float32 eyes_60, padded likewise.
         emotion: ``[10]`` float32 explicit emotion vector of the clip.
@@ -66,6 +67,40 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     return ((np.log(power @ mel_filterbank() + 1e-6) + 7.0) / 4.0).astype(np.float32)
 
 
+def autocorr(audio: np.ndarray, lags: int) -> np.ndarray:
+    """NumPy twin of ``Autocorr``: ``[N]`` -> ``[N // 160 + 1, lags]`` float32 (frame j: 160 j)."""
+    x = np.pad(np.asarray(audio, np.float32), (HOP, HOP + (-len(audio)) % HOP))
+    n_frames = len(audio) // HOP + 1
+    idx = np.arange(AC_FRAME)[None, :] + HOP * np.arange(n_frames)[:, None]
+    fr = x[idx].astype(np.float64)
+    fr = (fr - fr.mean(axis=1, keepdims=True)) * np.hanning(AC_FRAME)
+    spec = np.fft.rfft(fr, n=2 * AC_FRAME, axis=1)  # zero padded: linear, not circular
+    r = np.fft.irfft(spec.real**2 + spec.imag**2, axis=1)[:, :lags]
+    r0 = r[:, :1]
+    energy = (np.log(np.maximum(r0, 0) + 1e-6) + 7.0) / 4.0
+    out = np.concatenate([energy, r[:, 1:] / (r0 + 1e-6)], axis=1)
+    return out.astype(np.float32)
+
+
+def audio_features(audio: np.ndarray, lags: int = 0) -> np.ndarray:
+    """NumPy twin of ``DiffusionNet.features`` on a whole clip: ``[N // 160 + 1, 40 + lags]``."""
+    mel = log_mel(audio)
+    return mel if not lags else np.concatenate([mel, autocorr(audio, lags)], axis=1)
+
+
+def pad_value(feats: np.ndarray) -> np.ndarray:
+    """``[40 + A]`` fill for feature rows past the clip.
+
+    The log-mel's minimum (as before autocorrelation rows existed), then silence's
+    autocorrelation: the lowest log energy and zero normalised lags.
+    """
+    fill = np.full(feats.shape[1], feats[:, :N_MELS].min(), np.float32)
+    if feats.shape[1] > N_MELS:
+        fill[N_MELS] = feats[:, N_MELS].min()
+        fill[N_MELS + 1 :] = 0.0
+    return fill
+
+
 def read_wav(path: Path) -> np.ndarray:
     """16 kHz mono WAV -> ``[N]`` float32 in [-1, 1]."""
     from scipy.io import wavfile
@@ -89,11 +124,12 @@ def manifest(corpus: Path) -> list[dict]:
 
 
 def load_clip(
-    corpus: Path, row: dict, max_aug: int = 1, keep_audio: bool = False
+    corpus: Path, row: dict, max_aug: int = 1, keep_audio: bool = False, lags: int = 0
 ) -> list[ClipFeatures]:
     """The clean and up to ``max_aug`` augmented versions of one manifest row.
 
-    ``keep_audio`` keeps the padded int16 audio (for :func:`warped_sequence`).
+    ``keep_audio`` keeps the padded int16 audio (for :func:`warped_sequence`); ``lags`` adds
+    that many autocorrelation rows to the features (:func:`audio_features`).
     """
     with np.load(Path(corpus) / row["npz"]) as d:
         w60, e60 = d["weights_60"], d["eyes_60"]
@@ -106,7 +142,7 @@ def load_clip(
     out = []
     for wav in wavs:
         audio = np.pad(read_wav(Path(corpus) / wav), PAD)
-        mel = log_mel(audio).astype(np.float16)
+        mel = audio_features(audio, lags).astype(np.float16)
         pcm = np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16) if keep_audio else None
         out.append(
             ClipFeatures(
@@ -118,13 +154,14 @@ def load_clip(
 
 
 def load_split(
-    corpus: Path, split: str, max_aug: int = 1, limit: int | None = None, keep_audio: bool = False
-) -> list:
+    corpus: Path, split: str, max_aug: int = 1, limit: int | None = None,
+    keep_audio: bool = False, lags: int = 0,
+) -> list:  # fmt: skip
     """All :class:`ClipFeatures` of one split (``train``/``val``/``test``)."""
     rows = [r for r in manifest(corpus) if r["split"] == split][:limit]
     clips: list[ClipFeatures] = []
     for r in rows:
-        clips += load_clip(corpus, r, max_aug, keep_audio)
+        clips += load_clip(corpus, r, max_aug, keep_audio, lags)
     return clips
 
 
@@ -136,7 +173,7 @@ def window_slices(k: int) -> tuple[slice, slice]:
 
 
 def sequence(clip: ClipFeatures, k0: int, count: int, weights: np.ndarray) -> tuple:
-    """Windows ``k0 .. k0+count-1``: mel ``[W, 40, 100]``, code ``[W, 60, 72]``.
+    """Windows ``k0 .. k0+count-1``: features ``[W, 40 + A, 100]``, code ``[W, 60, 72]``.
 
     Args:
         clip: the clip.
@@ -149,7 +186,8 @@ def sequence(clip: ClipFeatures, k0: int, count: int, weights: np.ndarray) -> tu
         ms, cs = window_slices(k)
         mel = clip.mel[ms].astype(np.float32)
         if mel.shape[0] < 100:
-            mel = np.pad(mel, ((0, 100 - mel.shape[0]), (0, 0)), constant_values=mel.min())
+            fill = np.broadcast_to(pad_value(mel), (100 - mel.shape[0], mel.shape[1]))
+            mel = np.concatenate([mel, fill])
         code = np.concatenate([weights[cs], clip.eyes[cs]], axis=1)
         if code.shape[0] < FRAMES:
             code = np.pad(code, ((0, FRAMES - code.shape[0]), (0, 0)))
@@ -175,7 +213,7 @@ WARP_MARGIN = 800
 
 def warped_sequence(
     clip: ClipFeatures, k0: int, count: int, weights: np.ndarray, speed: float,
-    gain: np.ndarray | None = None,
+    gain: np.ndarray | None = None, lags: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """:func:`sequence` of the clip's audio played ``speed`` times faster (and re-channelled).
 
@@ -193,9 +231,10 @@ def warped_sequence(
         speed: factor with ``(8000 (W - 1) + 16000 + 1600) * speed`` integral (0.9, 1.0, 1.1).
         gain: optional magnitude response for that length
             (:func:`a2f_train.train.data.random_channel` with ``length`` = the sum above).
+        lags: autocorrelation rows of the features (the clip's ``mel`` width minus 40).
 
     Returns:
-        mel ``[W, 40, 100]``, code ``[W, 60, 72]``, closure flags ``[W, 60]``.
+        features ``[W, 40 + lags, 100]``, code ``[W, 60, 72]``, closure flags ``[W, 60]``.
     """
     if clip.audio is None:
         raise ValueError("warped_sequence needs ClipFeatures.audio (load_split keep_audio=True)")
@@ -203,7 +242,8 @@ def warped_sequence(
     length = n_out + 2 * WARP_MARGIN
     start = 8000 * k0 - round(WARP_MARGIN * speed)
     y = warp_segment(clip.audio, start, length, speed, gain)
-    mel = log_mel(y)  # frame j centred on y[160 j]: window r is frames 5 + 50 r .. + 100
+    # frame j centred on y[160 j]: window r is frames 5 + 50 r .. + 100
+    mel = audio_features(y, lags)
     m0 = WARP_MARGIN // HOP
     rows = 30 * (count - 1) + FRAMES
     pos = np.minimum(30 * k0 + speed * np.arange(rows), len(clip.weights) - 1)

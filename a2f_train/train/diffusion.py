@@ -68,6 +68,7 @@ class DiffusionConfig:
     p_band: float = 0.0  # probability of a random band limit
     chain_weight: float = 0.0  # sampled-chain loss (the 2-step sampler as served), 0 = off
     seam_weight: float = 0.0  # extra weight of the stitched track's window-boundary velocity
+    autocorr: int = 0  # autocorrelation lags added to the log-mel features (0 = log-mel only)
 
     @property
     def augment(self) -> bool:
@@ -132,7 +133,9 @@ def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -
             gain = None
             if cfg.eq_db > 0 or cfg.p_band > 0:
                 gain = random_channel(rng, 1, cfg.eq_db, cfg.p_band, length)[0]
-            mel, code, bil = dd.warped_sequence(c, k0, cfg.windows, styled, speed, gain)
+            mel, code, bil = dd.warped_sequence(
+                c, k0, cfg.windows, styled, speed, gain, lags=cfg.autocorr
+            )
         else:
             mel, code = dd.sequence(c, k0, cfg.windows, styled)
             bil = dd.sequence_bilabial(c, k0, cfg.windows)
@@ -272,7 +275,7 @@ def build_net(cfg: DiffusionConfig, ts: TrainSet, character: object) -> tuple[Di
     tj, bias, err = dd.fit_tongue_jaw(character, frames)
     skin = np.asarray(character.skin_deltas, np.float32).reshape(52, -1)
     decoder = CodeDecoder(skin, tj, bias)
-    dims = DiffusionDims(len(IDENTITIES), cfg.hidden, cfg.channels, cfg.emb)
+    dims = DiffusionDims(len(IDENTITIES), cfg.hidden, cfg.channels, cfg.emb, autocorr=cfg.autocorr)
     return DiffusionNet(dims, decoder, ts.mean, ts.std), err
 
 
@@ -358,8 +361,9 @@ def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
     torch.set_num_threads(cfg.threads)
     character = load_default_character()
     clips = dd.load_split(
-        Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None, keep_audio=cfg.augment
-    )
+        Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None, keep_audio=cfg.augment,
+        lags=cfg.autocorr,
+    )  # fmt: skip
     ts = prepare(clips, character)
     net, tj_err = build_net(cfg, ts, character)
     if cfg.init_from:  # fine-tune: same sizes, same corpus statistics

@@ -119,3 +119,48 @@ def test_schedule_and_logmel_twin() -> None:
     with torch.no_grad():
         ref = LogMel()(torch.from_numpy(audio)[None])[0].numpy().T
     np.testing.assert_allclose(log_mel(audio), ref, atol=1e-4)
+
+
+def test_autocorr_twin_and_values() -> None:
+    from a2f_train.nets.diffusion import Autocorr
+    from a2f_train.train.data_diffusion import audio_features, autocorr
+
+    rng = np.random.default_rng(2)
+    audio = rng.normal(0, 0.1, 4000).astype(np.float32)
+    with torch.no_grad():
+        ref = Autocorr(32)(torch.from_numpy(audio)[None])[0].numpy().T
+    got = autocorr(audio, 32)
+    assert got.shape == ref.shape == (4000 // 160 + 1, 32)
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+    assert audio_features(audio, 32).shape == (26, 72)
+    # a 200 Hz tone correlates +1 at its period (80 samples: not a lag) and -1 at half of it
+    t = np.arange(16000) / 16000
+    tone = autocorr(0.3 * np.sin(2 * np.pi * 400 * t).astype(np.float32), 32)[50]
+    assert tone[20] < -0.9 and tone[1] > 0.9  # lag 20 = half a 400 Hz period
+    assert np.abs(got[5:-5, 1:]).mean() < 0.15  # white noise: no correlation at lags > 0
+    silence = autocorr(np.zeros(1600, np.float32), 32)
+    assert np.all(silence[:, 1:] == 0) and np.allclose(silence[:, 0], (np.log(1e-6) + 7) / 4)
+    with pytest.raises(ValueError, match="divisor of 320"):
+        Autocorr(30)
+
+
+def test_autocorr_net_onnx_parity() -> None:
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    dec = CodeDecoder(rng.normal(size=(52, SKIN)), rng.normal(size=(68, TJ)), rng.normal(size=TJ))
+    dims = DiffusionDims(identities=3, hidden=8, channels=8, emb=4, autocorr=16)
+    model = DiffusionNet(dims, dec, np.zeros(72), np.ones(72))
+    with torch.no_grad():
+        model.denoiser.out.weight.normal_(0, 0.1)
+    model.eval()
+    inputs = dummy_inputs(model, batch=2, seed=7)
+    assert model.features(inputs[0]).shape == (2, 56, 100)
+    session = ort.InferenceSession(export_onnx(model), providers=["CPUExecutionProvider"])
+    ref = _run(model, inputs)
+    got = session.run(None, {n: t.numpy() for n, t in zip(INPUTS, inputs, strict=True)})
+    for a, b in zip(got, ref, strict=True):
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(b).max())
+    # the autocorrelation rows reach the output
+    with torch.no_grad():
+        model.encoder.pre[0].weight[:, 40:] += 1.0
+    assert np.abs(_run(model, inputs)[0] - ref[0]).max() > 1e-6

@@ -110,6 +110,11 @@ def test_warped_sequence_matches_the_plain_one_at_speed_one(small_corpus: Path) 
     assert np.abs(wmel - mel).max() < 0.05  # float16 storage of the plain mel
     assert np.array_equal(wcode, code)
     assert np.array_equal(wbil, dd.sequence_bilabial(clip, 1, 3))
+    ac = dd.load_split(small_corpus, "train", max_aug=0, limit=1, keep_audio=True, lags=32)[0]
+    amel, _ = dd.sequence(ac, 1, 3, ac.weights)
+    wamel = dd.warped_sequence(ac, 1, 3, ac.weights, 1.0, lags=32)[0]
+    assert amel.shape == wamel.shape == (3, 72, 100)
+    assert np.array_equal(amel[:, :40], mel) and np.abs(wamel - amel).max() < 0.05
     fast = dd.warped_sequence(clip, 2, 1, clip.weights, 1.1)[1][0]  # row q <- row 60 + 1.1 q
     full = np.concatenate([clip.weights, clip.eyes], axis=1)
     pos = 60 + 1.1 * np.arange(60)
@@ -120,17 +125,21 @@ def test_warped_sequence_matches_the_plain_one_at_speed_one(small_corpus: Path) 
 
 
 def test_finetune_with_closure_weight_and_augmentation(small_corpus: Path, tmp_path: Path) -> None:
+    """Both stages with autocorrelation features (stage 1 plain, stage 2 re-synthesised)."""
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(TINY.replace("steps: 2", "steps: 1") + f"checkpoint: {tmp_path / 'a.pt'}\n")
+    tiny = TINY + "autocorr: 8\n"
+    cfg.write_text(tiny.replace("steps: 2", "steps: 1") + f"checkpoint: {tmp_path / 'a.pt'}\n")
     run(small_corpus, tmp_path / "m1", cfg, seed=0)
     ft = tmp_path / "ft.yaml"
     ft.write_text(
-        TINY + "closure_weight: 20.0\nspeeds: [0.9, 1.1]\neq_db: 3.0\np_band: 0.5\n"
+        tiny + "closure_weight: 20.0\nspeeds: [0.9, 1.1]\neq_db: 3.0\np_band: 0.5\n"
         "chain_weight: 1.0\nseam_weight: 4.0\n"
         f"init_from: {tmp_path / 'a.pt'}\n"
     )
     package = run(small_corpus, tmp_path / "m2", ft, seed=0)
     assert (package / "network.onnx").is_file()
+    net = torch.load(tmp_path / "a.pt", weights_only=False)
+    assert net.dims.autocorr == 8 and net.encoder.pre[0].in_channels == 48
 
 
 def _tiny_net() -> object:
