@@ -140,31 +140,42 @@ def filterbank_init(num_bands: int, frame_len: int) -> torch.Tensor:
     return torch.tensor(w / np.sqrt(frame_len), dtype=torch.float32)
 
 
-def autocorrelation(x: torch.Tensor, lags: int) -> torch.Tensor:
+def autocorr_block(frame: int, lags: int) -> int:
+    """Default block of :func:`autocorrelation`: 16 samples when 16 divides both, else ``lags``."""
+    return 16 if frame % 16 == 0 and lags % 16 == 0 else lags
+
+
+def autocorrelation(x: torch.Tensor, lags: int, block: int | None = None) -> torch.Tensor:
     """``r_k = sum_n x[n] x[n + k]`` for ``k < lags`` over the last axis, as matrix products.
 
-    The frame [N] (N a multiple of ``lags`` = L) is cut into N / L blocks ``b_i``; with
-    ``Y_i = [b_i, b_{i+1}]`` (zero after the frame), ``M = sum_i b_i^T Y_i`` is [L, 2L] and
-    ``r_k = sum_m M[m, m + k]``: flattening M row-major puts ``M[m, m + k]`` at
-    ``m (2L + 1) + k``, so a reshape to [L, 2L + 1] and a sum over rows gives every lag.
-    Same values as the direct sum (the SDK-style formula), one batched matmul instead of L
-    shifted products: about 2.5x faster in ONNX Runtime.
+    The frame [N] is cut into N / s blocks ``b_i`` of ``s`` = ``block`` samples; with
+    ``Y_i = x[s i : s i + s + L]`` (L = ``lags``, zero after the frame), ``M = sum_i b_i^T Y_i``
+    is [s, s + L] and ``r_k = sum_m M[m, m + k]``: flattening M row-major puts ``M[m, m + k]``
+    at ``m (s + L + 1) + k``, so a pad, a reshape to [s, s + L + 1] and a sum over rows give
+    every lag. Same values as the direct sum (the SDK-style formula), one batched matmul
+    instead of L shifted products. The block trades the matmul's inner size (N / s) against
+    its output (s (s + L)): for 320-sample frames and 32 lags, s = 16 runs about 1.9x faster
+    in ONNX Runtime than s = 32 (and about 4x faster than the shifted products).
 
     Args:
         x: ``[B, T, N]`` frames.
         lags: L.
+        block: s, dividing N and L; None: :func:`autocorr_block`.
 
     Returns:
         ``[B, T, L]`` autocorrelation at lags 0..L-1.
     """
     b, t, n = x.shape[0], int(x.shape[1]), int(x.shape[2])  # static T, N in the ONNX graph
-    nb = n // lags
-    xp = nn.functional.pad(x, (0, lags))
-    blocks = x.reshape(b, t, nb, lags)
-    y = torch.cat([blocks, xp[..., lags:].reshape(b, t, nb, lags)], dim=3)
-    m = blocks.transpose(2, 3) @ y
-    flat = nn.functional.pad(m.reshape(b, t, 2 * lags * lags), (0, lags))
-    return flat.reshape(b, t, lags, 2 * lags + 1).sum(dim=2)[..., :lags]
+    s = block or autocorr_block(n, lags)
+    if n % s or lags % s:
+        raise ValueError(f"autocorrelation block {s} must divide the frame ({n}) and lags ({lags})")
+    nb, extra = n // s, lags // s
+    blocks = nn.functional.pad(x, (0, lags)).reshape(b, t, nb + extra, s)
+    y = torch.cat([blocks[:, :, j : j + nb] for j in range(extra + 1)], dim=3)  # [.., nb, s+L]
+    m = blocks[:, :, :nb].transpose(2, 3) @ y
+    width = s + lags
+    flat = nn.functional.pad(m.reshape(b, t, s * width), (0, s))
+    return flat.reshape(b, t, s, width + 1).sum(dim=2)[..., :lags]
 
 
 class RegressionNet(nn.Module):
@@ -253,10 +264,11 @@ def count_flops(cfg: RegressionNetConfig) -> dict[str, float]:
     Counts matmuls, convolutions and the autocorrelation products; elementwise ops
     (activations, logs, normalisation) are listed under ``elementwise`` (approximate).
     """
-    t, n = cfg.num_frames, cfg.frame_len
+    t, n, lags = cfg.num_frames, cfg.frame_len, cfg.autocorr
+    s = autocorr_block(n, lags)
     out = {
         "filterbank": 2.0 * t * n * 2 * cfg.num_bands,
-        "autocorr": 2.0 * t * (n // cfg.autocorr) * cfg.autocorr * 2 * cfg.autocorr,
+        "autocorr": 2.0 * t * (n // s) * s * (s + lags),
         "emotion": 2.0 * cfg.emotion_size * cfg.emo_dim,
     }
     width, steps = cfg.num_bands + cfg.autocorr, cfg.steps()

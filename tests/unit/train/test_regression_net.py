@@ -73,10 +73,16 @@ def test_autocorrelation_matches_the_direct_sum():
     from a2f_train.nets.regression import autocorrelation
 
     x = torch.randn(2, 3, 640, dtype=torch.float64)
-    got = autocorrelation(x, 32)
     ref = torch.stack([(x[..., : 640 - k] * x[..., k:]).sum(-1) for k in range(32)], dim=-1)
-    assert got.shape == (2, 3, 32)
-    assert torch.allclose(got, ref, atol=1e-9)
+    for block in (None, 4, 16, 32):  # None: 16
+        got = autocorrelation(x, 32, block)
+        assert got.shape == (2, 3, 32)
+        assert torch.allclose(got, ref, atol=1e-9)
+    cut = x[..., :600]  # 16 divides neither 600 nor 24: blocks of 24
+    want = torch.stack([(cut[..., : 600 - k] * cut[..., k:]).sum(-1) for k in range(24)], dim=-1)
+    assert torch.allclose(autocorrelation(cut, 24), want, atol=1e-9)
+    with pytest.raises(ValueError, match="block 7 must divide"):
+        autocorrelation(x, 32, 7)
 
 
 def test_band_norm_cancels_a_fixed_channel_gain_and_exports():
