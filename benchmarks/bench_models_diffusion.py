@@ -60,16 +60,30 @@ def diffusion_feeds(session, batch: int) -> dict[str, np.ndarray]:
     }
 
 
+def package_flops(onnx: Path) -> float:
+    """FLOPs of one window of one stream, from the sizes of the graph's weights.
+
+    ``count_flops`` of :class:`~a2f_train.nets.diffusion.DiffusionDims` read back from the
+    initializers (encoder input width = 40 log-mel + autocorrelation rows, GRU and embedding
+    widths, decode width), so a package is measured without its training checkpoint.
+    """
+    import onnx as onnx_lib
+
+    from a2f_train.nets.diffusion import N_MELS, DiffusionDims, count_flops
+
+    dims = {t.name: list(t.dims) for t in onnx_lib.load(str(onnx)).graph.initializer}
+    channels, width, _ = dims["encoder.pre.0.weight"]
+    emb, identities = dims["identity_emb.weight"]
+    hidden = dims["denoiser.gru.weight_hh_l0"][1]
+    d = dims["decoder.matrix"][1]
+    net = DiffusionDims(identities, hidden, channels, emb, autocorr=width - N_MELS)
+    return float(sum(count_flops(net, d - 4, 0).values()))  # the decode counts skin + tj + 4
+
+
 def bench_diffusion(package: Path = DIFFUSION, threads: int = 2, repeats: int = 10) -> dict:
     """x real time per stream of the diffusion network at batch 1 and 8 (ONNX Runtime)."""
-    import torch
-
     session = _session(package / "network.onnx", threads)
-    net = torch.load(Path("data/train/ada_multi_v3.0.pt"), weights_only=False)
-    from a2f_train.nets.diffusion import count_flops
-
-    dec = net.decoder
-    flops = sum(count_flops(net.dims, dec.skin_width, dec.tj_width).values())
+    flops = package_flops(package / "network.onnx")
     out = {"flops_per_window": flops}
     for batch in (1, 8):
         feeds = diffusion_feeds(session, batch)

@@ -164,3 +164,27 @@ def test_autocorr_net_onnx_parity() -> None:
     with torch.no_grad():
         model.encoder.pre[0].weight[:, 40:] += 1.0
     assert np.abs(_run(model, inputs)[0] - ref[0]).max() > 1e-6
+
+
+@pytest.mark.parametrize("autocorr", [0, 16])
+def test_benchmark_reads_the_flops_from_the_package_graph(autocorr: int, tmp_path) -> None:
+    """bench_models_diffusion needs no training checkpoint: sizes come from the ONNX weights."""
+    import importlib.util
+    from pathlib import Path
+
+    from a2f_train.nets.diffusion import count_flops
+
+    root = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location(
+        "bench_diff", root / "benchmarks/bench_models_diffusion.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(0)
+    dec = CodeDecoder(rng.normal(size=(52, SKIN)), rng.normal(size=(68, TJ)), rng.normal(size=TJ))
+    dims = DiffusionDims(identities=3, hidden=8, channels=8, emb=4, autocorr=autocorr)
+    model = DiffusionNet(dims, dec, np.zeros(72), np.ones(72)).eval()
+    path = tmp_path / "network.onnx"
+    path.write_bytes(export_onnx(model))
+    assert bench.package_flops(path) == pytest.approx(sum(count_flops(dims, SKIN, TJ).values()))
