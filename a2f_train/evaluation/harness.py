@@ -286,13 +286,13 @@ def _animate_corpus(
 
 
 def _animate_real_speech(
-    animate: Callable[[np.ndarray], WeightTrack], lip: LipModel | None
+    animate: Callable[[np.ndarray], WeightTrack], lip: LipModel | None, root: Path | None = None
 ) -> list[ClipScore]:
-    """Animate every real-speech clip; phones from forced alignment."""
+    """Animate every real-speech clip (of ``root``, default the test set); phones aligned."""
     from a2f_train.evaluation.real_speech import load_real_speech
 
     scores = []
-    for clip in load_real_speech():
+    for clip in load_real_speech(root):
         phones, notes = _align(clip.audio, clip.transcript)
         score = score_track(clip.name, animate(clip.audio), clip.audio, phones=phones, lip=lip)
         scores.append(_with_notes(score, notes))
@@ -310,6 +310,7 @@ def score_package(
     fps: int = 30,
     lip: LipModel | None = None,
     noise_seed: int = 0,
+    real_speech_dir: str | Path | None = None,
 ) -> list[ClipScore]:
     """Score a model package run in-process (ONNX Runtime + ``a2f_actors.offline``).
 
@@ -320,6 +321,8 @@ def score_package(
         corpus_dir: Synthetic corpus: every clip of ``split`` with exact phones and MAE.
         split: Corpus split.
         real_speech: Also animate Debian pocketsphinx-testdata clips (force-aligned).
+        real_speech_dir: With ``real_speech``, take the clips from this folder instead (same
+            layout; e.g. the development set of :mod:`a2f_train.evaluation.real_dev`).
         fps: Output rate of a regression package.
         noise_seed: Diffusion package: seed of the constant noise.
         lip: Lip model; default :func:`default_lip_model`.
@@ -344,5 +347,6 @@ def score_package(
     if corpus_dir is not None:
         scores += _animate_corpus(animate, corpus_dir, split, lip)
     if real_speech:
-        scores += _animate_real_speech(animate, lip)
+        root = Path(real_speech_dir) if real_speech_dir is not None else None
+        scores += _animate_real_speech(animate, lip, root)
     return [ClipScore(s.name, "package", s.metrics, s.notes) for s in scores]

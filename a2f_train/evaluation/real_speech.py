@@ -101,7 +101,12 @@ def load_real_speech(root: Path | None = None) -> list[RealClip]:
     from a2f_actors.audio import decode_wav
     from a2f_actors.resample import resample
 
-    base = find_testdata_root() if root is None else find_testdata_root((Path(root),))
+    if root is not None and not Path(root).is_dir():
+        raise RealSpeechUnavailable(
+            f"no real-speech folder at {root}: for the development set run "
+            f"`python -m a2f_train.evaluation.real_dev {root}`"
+        )
+    base = find_testdata_root() if root is None else Path(root)
     clips = []
     for trans in _transcription_files(base):
         for utt, text in parse_transcription(trans):

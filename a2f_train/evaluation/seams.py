@@ -158,10 +158,13 @@ def run_seams(
     real_speech: bool = False,
     split: str = "test",
     noise_seed: int = 0,
+    real_speech_dir: Path | None = None,
 ) -> dict:
     """The test on ``limit`` synthetic clips of ``split`` (model and truth) and real speech.
 
-    ``split`` ``val`` keeps development choices (e.g. ``noise_seed``) off the test clips.
+    ``split`` ``val`` keeps development choices (e.g. ``noise_seed``) off the test clips;
+    ``real_speech_dir`` does the same for real speech (the development set, see
+    :mod:`a2f_train.evaluation.real_dev`).
     """
     from a2f_train.evaluation.harness import _align
     from a2f_train.evaluation.package_runner import package_animator
@@ -187,7 +190,7 @@ def run_seams(
         from a2f_train.evaluation.real_speech import load_real_speech
 
         real = []
-        for clip in load_real_speech():
+        for clip in load_real_speech(real_speech_dir):
             phones, _ = _align(clip.audio, clip.transcript)
             sil = [(p.start_s, p.end_s) for p in phones or () if is_silence(p.label)]
             real.append(clip_seams(animate(clip.audio).weights, sil))
@@ -203,11 +206,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--identity", default=None)
     p.add_argument("--real-speech", action="store_true")
+    p.add_argument(
+        "--real-speech-dir", type=Path, default=None,
+        help="real speech from this folder (pocketsphinx layout) instead of the test set",
+    )  # fmt: skip
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--split", default="test", help="corpus split (val: development choices)")
     p.add_argument("--noise-seed", type=int, default=0, help="seed of the constant noise")
     a = p.parse_args(argv)
-    res = run_seams(a.package, a.corpus, a.limit, a.identity, a.real_speech, a.split, a.noise_seed)
+    res = run_seams(
+        a.package, a.corpus, a.limit, a.identity, a.real_speech or a.real_speech_dir is not None,
+        a.split, a.noise_seed, a.real_speech_dir,
+    )  # fmt: skip
     text = json.dumps(res, indent=2)
     sys.stdout.write(text + "\n")
     if a.json:

@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--real-speech", action="store_true", help="report pocketsphinx-testdata alignment"
     )
+    p.add_argument(
+        "--real-speech-dir", metavar="DIR",
+        help="real speech from DIR (pocketsphinx layout: <id>.wav + *.transcription) instead of "
+        "the test set, e.g. the development set (python -m a2f_train.evaluation.real_dev DIR)",
+    )  # fmt: skip
     p.add_argument("--json", metavar="OUT", help="write the report as JSON to OUT")
     p.add_argument(
         "--noise-seed", type=int, default=0,
@@ -79,7 +84,8 @@ def _scores(args: argparse.Namespace) -> tuple[list[Any], str]:
             transcript=args.transcript,
             corpus_dir=args.corpus,
             split=args.split,
-            real_speech=args.real_speech,
+            real_speech=_wants_real(args),
+            real_speech_dir=args.real_speech_dir,
             fps=args.fps,
             noise_seed=args.noise_seed,
         )
@@ -103,7 +109,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         scores, title = _scores(args)
-        alignment = _real_speech() if args.real_speech else []
+        alignment = _real_speech(args.real_speech_dir) if _wants_real(args) else []
     except (NotImplementedError, ImportError, ValueError, OSError, KeyError) as exc:
         # OSError includes RealSpeechUnavailable (names the apt package) and missing files
         print(f"error: {exc}", file=sys.stderr)
@@ -126,7 +132,11 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _real_speech() -> list[Any]:
+def _wants_real(args: argparse.Namespace) -> bool:
+    return bool(args.real_speech or args.real_speech_dir)
+
+
+def _real_speech(root: str | None = None) -> list[Any]:
     from a2f_train.evaluation.real_speech import align_real_speech, load_real_speech
 
-    return align_real_speech(load_real_speech())
+    return align_real_speech(load_real_speech(Path(root) if root else None))

@@ -120,6 +120,57 @@ def test_cli_real_speech_reports_alignment_coverage(tmp_path: Path, capsys) -> N
     assert sum(len(c["bilabials"]) for c in doc["clips"]) >= 30
 
 
+def _dev_folder(tmp_path: Path) -> Path:
+    """A one-utterance real-speech folder in the pocketsphinx layout (LibriVox 0930's audio)."""
+    pytest.importorskip("pocketsphinx")
+    from a2f_train.evaluation.real_speech import RealSpeechUnavailable, load_real_speech
+
+    try:
+        clip = next(c for c in load_real_speech() if c.name.endswith("0930"))
+    except RealSpeechUnavailable as exc:
+        pytest.skip(str(exc))
+    folder = tmp_path / "dev" / "group"
+    folder.mkdir(parents=True)
+    (folder / "utt.wav").write_bytes(clip.path.read_bytes())
+    (folder / "group.transcription").write_text(f"<s> {clip.transcript} </s> (utt)\n")
+    return folder.parent
+
+
+def test_cli_real_speech_dir_scores_another_folder(tmp_path: Path, capsys) -> None:
+    from a2f_actors.model_package.synthetic import make_regression_package
+
+    dev = _dev_folder(tmp_path)
+    model_json = make_regression_package(tmp_path / "pkg", onnx=tiny_regression_onnx(8 + 4 + 19))
+    out = tmp_path / "dev.json"
+    argv = ["eval", str(model_json.parent), "--real-speech-dir", str(dev), "--json", str(out)]
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert [c["name"] for c in doc["clips"]] == ["group/utt"]  # only the folder's clip
+    assert doc["clips"][0]["metrics"]["bilabial_total"] == 6
+    assert [c["name"] for c in doc["real_speech_alignment"]["clips"]] == ["group/utt"]
+    assert main(["eval", "--real-speech-dir", str(tmp_path / "none")]) == 2
+    assert "a2f_train.evaluation.real_dev" in capsys.readouterr().err
+
+
+def test_real_dev_converts_raw_and_wav_sources_to_16k() -> None:
+    import io
+
+    from scipy.io import wavfile
+
+    from a2f_train.evaluation.real_dev import UTTERANCES, _to_16k
+
+    tone = (np.sin(2 * np.pi * 200 * np.arange(8000) / 8000) * 8000).astype(np.int16)
+    raw = _to_16k(tone.tobytes(), 8000)  # 1 s of raw s16le at 8 kHz
+    buf = io.BytesIO()
+    wavfile.write(buf, 8000, tone)
+    wav = _to_16k(buf.getvalue(), 0)
+    assert raw.shape == wav.shape == (16000,) and raw.dtype == np.float32
+    np.testing.assert_allclose(raw, wav, atol=1e-6)
+    assert abs(np.abs(raw).max() - 8000 / 32768) < 0.01
+    names = [u[0] for utts in UTTERANCES.values() for u in utts]
+    assert len(names) == len(set(names)) == 9  # utterance ids are file names: unique
+
+
 def tiny_regression_onnx(rows: int) -> bytes:
     """result[b, 0, :] = mean|input[b]| * gains: louder audio opens every shape more."""
     pytest.importorskip("onnx")
