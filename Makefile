@@ -58,6 +58,7 @@ train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs
 	$(VENV)/bin/a2f train regression --seed 1 --config a2f_train/train/presets/regression_finetune.yaml
 	$(VENV)/bin/a2f train diffusion
 	$(VENV)/bin/a2f train diffusion --config a2f_train/train/presets/diffusion_finetune.yaml
+	$(VENV)/bin/a2f train diffusion --config a2f_train/train/presets/diffusion_chain.yaml
 	$(VENV)/bin/a2f train emotion
 
 bench-resample: $(STAMP) ## resampler accuracy and speed

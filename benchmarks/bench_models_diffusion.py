@@ -76,7 +76,10 @@ def package_flops(onnx: Path) -> float:
     emb, identities = dims["identity_emb.weight"]
     hidden = dims["denoiser.gru.weight_hh_l0"][1]
     d = dims["decoder.matrix"][1]
-    net = DiffusionDims(identities, hidden, channels, emb, autocorr=width - N_MELS)
+    blocks = sum(1 for name in dims if name.startswith("encoder.blocks.") and "weight" in name)
+    net = DiffusionDims(
+        identities, hidden, channels, emb, autocorr=width - N_MELS, dilations=(1,) * blocks
+    )  # the dilation changes reach, not cost
     return float(sum(count_flops(net, d - 4, 0).values()))  # the decode counts skin + tj + 4
 
 

@@ -69,6 +69,7 @@ class DiffusionConfig:
     chain_weight: float = 0.0  # sampled-chain loss (the 2-step sampler as served), 0 = off
     seam_weight: float = 0.0  # extra weight of the stitched track's window-boundary velocity
     autocorr: int = 0  # autocorrelation lags added to the log-mel features (0 = log-mel only)
+    dilations: list[int] = field(default_factory=lambda: [1, 1])  # audio encoder residual convs
 
     @property
     def augment(self) -> bool:
@@ -275,7 +276,10 @@ def build_net(cfg: DiffusionConfig, ts: TrainSet, character: object) -> tuple[Di
     tj, bias, err = dd.fit_tongue_jaw(character, frames)
     skin = np.asarray(character.skin_deltas, np.float32).reshape(52, -1)
     decoder = CodeDecoder(skin, tj, bias)
-    dims = DiffusionDims(len(IDENTITIES), cfg.hidden, cfg.channels, cfg.emb, autocorr=cfg.autocorr)
+    dims = DiffusionDims(
+        len(IDENTITIES), cfg.hidden, cfg.channels, cfg.emb, autocorr=cfg.autocorr,
+        dilations=tuple(cfg.dilations),
+    )  # fmt: skip
     return DiffusionNet(dims, decoder, ts.mean, ts.std), err
 
 

@@ -16,7 +16,7 @@ MODELS = ("regression", "diffusion", "emotion")
 #: The corpus each shipped network was trained on (docs/models/*.md) and the command that builds it.
 DEFAULT_CORPUS = {
     "regression": ("data/corpus/full_piper", "make data CONFIG=full_piper"),
-    "diffusion": ("data/corpus/full", "make data"),
+    "diffusion": ("data/corpus/full_piper", "make data CONFIG=full_piper"),
     "emotion": ("data/corpus/full", "make data"),
 }
 
@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--corpus",
         type=Path,
         default=None,
-        help="corpus dir (default: the shipped network's: data/corpus/full_piper for regression, "
-        "data/corpus/full for diffusion and emotion)",
+        help="corpus dir (default: the shipped network's: data/corpus/full_piper for regression "
+        "and diffusion, data/corpus/full for emotion)",
     )
     p.add_argument("--out", type=Path, default=Path("models"), help="folder of model packages")
     p.add_argument("--config", type=Path, default=None, help="training config YAML (optional)")

@@ -43,5 +43,9 @@ def test_train_defaults_to_the_shipped_corpus_and_says_how_to_build_it(
     assert main(["train", "regression"]) == 2
     out = capsys.readouterr().out
     assert "data/corpus/full_piper" in out and "make data CONFIG=full_piper" in out
+    assert main(["train", "diffusion"]) == 2  # the shipped diffusion net trains on full_piper too
+    assert "make data CONFIG=full_piper" in capsys.readouterr().out
+    assert main(["train", "emotion"]) == 2
+    assert "no corpus at data/corpus/full (" in capsys.readouterr().out  # with `make data`
     assert main(["train", "diffusion", "--corpus", str(tmp_path / "nope")]) == 2
     assert "a2f data build" in capsys.readouterr().out

@@ -166,8 +166,8 @@ def test_autocorr_net_onnx_parity() -> None:
     assert np.abs(_run(model, inputs)[0] - ref[0]).max() > 1e-6
 
 
-@pytest.mark.parametrize("autocorr", [0, 16])
-def test_benchmark_reads_the_flops_from_the_package_graph(autocorr: int, tmp_path) -> None:
+@pytest.mark.parametrize(("autocorr", "dilations"), [(0, (1, 1)), (16, (1, 2, 4))])
+def test_benchmark_reads_the_flops_from_the_package_graph(autocorr, dilations, tmp_path) -> None:
     """bench_models_diffusion needs no training checkpoint: sizes come from the ONNX weights."""
     import importlib.util
     from pathlib import Path
@@ -183,8 +183,38 @@ def test_benchmark_reads_the_flops_from_the_package_graph(autocorr: int, tmp_pat
     spec.loader.exec_module(bench)
     rng = np.random.default_rng(0)
     dec = CodeDecoder(rng.normal(size=(52, SKIN)), rng.normal(size=(68, TJ)), rng.normal(size=TJ))
-    dims = DiffusionDims(identities=3, hidden=8, channels=8, emb=4, autocorr=autocorr)
+    dims = DiffusionDims(
+        identities=3, hidden=8, channels=8, emb=4, autocorr=autocorr, dilations=dilations
+    )
     model = DiffusionNet(dims, dec, np.zeros(72), np.ones(72)).eval()
     path = tmp_path / "network.onnx"
     path.write_bytes(export_onnx(model))
     assert bench.package_flops(path) == pytest.approx(sum(count_flops(dims, SKIN, TJ).values()))
+
+
+def test_dilated_encoder_reaches_further_and_exports() -> None:
+    """dilations (1, 2, 4) widen the audio context to about +-273 ms; (1, 1) stays near +-107."""
+    from a2f_train.nets.diffusion import AudioEncoder
+
+    torch.manual_seed(0)
+    reach = {}
+    for dil in [(1, 1), (1, 2, 4)]:
+        enc = AudioEncoder(8, dilations=dil).eval()
+        mel = torch.zeros(1, 40, 100)
+        bumped = mel.clone()
+        bumped[0, :, 50] = 1.0  # one 100 fps frame at t = 0.5 s (60 fps frame 30)
+        with torch.no_grad():
+            diff = (enc(bumped) - enc(mel)).abs().sum(-1)[0]
+        touched = np.flatnonzero(diff.numpy() > 1e-7)
+        reach[dil] = (touched.min(), touched.max())
+    assert reach[(1, 1)][0] >= 30 - 8 and reach[(1, 1)][1] <= 30 + 8
+    assert reach[(1, 2, 4)][0] <= 30 - 14 and reach[(1, 2, 4)][1] >= 30 + 14
+    rng = np.random.default_rng(3)
+    dec = CodeDecoder(rng.normal(size=(52, SKIN)), rng.normal(size=(68, TJ)), rng.normal(size=TJ))
+    dims = DiffusionDims(identities=3, hidden=8, channels=8, emb=4, dilations=(1, 2, 4))
+    model = DiffusionNet(dims, dec, np.zeros(72), np.ones(72)).eval()
+    inputs = dummy_inputs(model, batch=2, seed=5)
+    session = ort.InferenceSession(export_onnx(model), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: t.numpy() for n, t in zip(INPUTS, inputs, strict=True)})
+    for a, b in zip(got, _run(model, inputs), strict=True):
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(b).max())

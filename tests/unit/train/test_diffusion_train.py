@@ -125,9 +125,9 @@ def test_warped_sequence_matches_the_plain_one_at_speed_one(small_corpus: Path) 
 
 
 def test_finetune_with_closure_weight_and_augmentation(small_corpus: Path, tmp_path: Path) -> None:
-    """Both stages with autocorrelation features (stage 1 plain, stage 2 re-synthesised)."""
+    """Both stages with autocorrelation features and a dilated encoder (stage 2 re-synthesised)."""
     cfg = tmp_path / "tiny.yaml"
-    tiny = TINY + "autocorr: 8\n"
+    tiny = TINY + "autocorr: 8\ndilations: [1, 3]\n"
     cfg.write_text(tiny.replace("steps: 2", "steps: 1") + f"checkpoint: {tmp_path / 'a.pt'}\n")
     run(small_corpus, tmp_path / "m1", cfg, seed=0)
     ft = tmp_path / "ft.yaml"
@@ -140,6 +140,7 @@ def test_finetune_with_closure_weight_and_augmentation(small_corpus: Path, tmp_p
     assert (package / "network.onnx").is_file()
     net = torch.load(tmp_path / "a.pt", weights_only=False)
     assert net.dims.autocorr == 8 and net.encoder.pre[0].in_channels == 48
+    assert [b[0].dilation[0] for b in net.encoder.blocks] == [1, 3]
 
 
 def _tiny_net() -> object:
