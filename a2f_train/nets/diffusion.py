@@ -388,7 +388,7 @@ class DiffusionNet(nn.Module):
     def features(self, window: torch.Tensor) -> torch.Tensor:
         """``[B, 16000]`` -> ``[B, 40 + autocorr, 100]`` (log-mel, then autocorrelation rows)."""
         mel = self.logmel(window)[:, :, :MEL_FRAMES]
-        if self.autocorr is None:
+        if getattr(self, "autocorr", None) is None:  # also modules pickled before the option
             return mel
         return torch.cat([mel, self.autocorr(window)[:, :, :MEL_FRAMES]], dim=1)
 
