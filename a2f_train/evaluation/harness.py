@@ -321,8 +321,8 @@ def score_package(
         corpus_dir: Synthetic corpus: every clip of ``split`` with exact phones and MAE.
         split: Corpus split.
         real_speech: Also animate Debian pocketsphinx-testdata clips (force-aligned).
-        real_speech_dir: With ``real_speech``, take the clips from this folder instead (same
-            layout; e.g. the development set of :mod:`a2f_train.evaluation.real_dev`).
+        real_speech_dir: Animate real speech from this folder instead (same layout; e.g. the
+            development set of :mod:`a2f_train.evaluation.real_dev`); implies ``real_speech``.
         fps: Output rate of a regression package.
         noise_seed: Diffusion package: seed of the constant noise.
         lip: Lip model; default :func:`default_lip_model`.
@@ -335,6 +335,7 @@ def score_package(
     """
     from a2f_train.evaluation.package_runner import package_animator
 
+    real_speech = real_speech or real_speech_dir is not None
     if audio is None and corpus_dir is None and not real_speech:
         raise ValueError("score_package needs audio, a corpus folder or real_speech=True")
     animate, desc = package_animator(package, fps=fps, noise_seed=noise_seed)

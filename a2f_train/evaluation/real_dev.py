@@ -132,15 +132,13 @@ def word_transcript(stem: str) -> str:
 
 def _build_words(folder: Path, tmp: Path) -> list[Path]:
     """The ``words`` set: ktuberling's English object names, decoded with sox to 16 kHz."""
-    subprocess.run(["apt-get", "download", "ktuberling-data"], cwd=tmp, check=True)
-    deb = next(tmp.glob("ktuberling-data_*.deb"))
-    root = tmp / "ktuberling"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    root = _unpack_deb("ktuberling-data", tmp)
     folder.mkdir(parents=True, exist_ok=True)
     written, lines = [], []
     for ogg in sorted((root / "usr/share/ktuberling/sounds/en").glob("*.ogg")):
         wav = folder / f"{ogg.stem}.wav"
-        cmd = ["sox", str(ogg), "-r", "16000", "-c", "1", "-b", "16", str(wav)]
+        # -D: no dither, so a rebuild gives the same samples
+        cmd = ["sox", "-D", str(ogg), "-r", "16000", "-c", "1", "-b", "16", str(wav)]
         subprocess.run(cmd, check=True)
         written.append(wav)
         lines.append(f"<s> {word_transcript(ogg.stem)} </s> ({ogg.stem})")
@@ -154,12 +152,13 @@ def _fetch(url: str) -> bytes:
         return resp.read()
 
 
-def _codec2_root(tmp: Path) -> Path:
-    """Unpack the codec2-examples .deb (``apt-get download``, no root needed)."""
-    subprocess.run(["apt-get", "download", "codec2-examples"], cwd=tmp, check=True)
-    deb = next(tmp.glob("codec2-examples_*.deb"))
-    root = tmp / "codec2"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+def _unpack_deb(package: str, tmp: Path) -> Path:
+    """Download a Debian package and unpack it under ``tmp/<package>`` (no root needed)."""
+    subprocess.run(["apt-get", "download", package], cwd=tmp, check=True)
+    root = tmp / package
+    subprocess.run(
+        ["dpkg-deb", "-x", str(next(tmp.glob(f"{package}_*.deb"))), str(root)], check=True
+    )
     return root
 
 
@@ -171,7 +170,7 @@ def _member(key: str, path: str, tmp: Path, cache: dict) -> bytes:
         return src.read_bytes()
     if key == "codec2":
         if "codec2" not in cache:
-            cache["codec2"] = _codec2_root(tmp)
+            cache["codec2"] = _unpack_deb("codec2-examples", tmp)
         return (cache["codec2"] / path).read_bytes()
     if key not in cache:
         cache[key] = _fetch(SDISTS[key])

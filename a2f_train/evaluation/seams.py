@@ -164,7 +164,7 @@ def run_seams(
 
     ``split`` ``val`` keeps development choices (e.g. ``noise_seed``) off the test clips;
     ``real_speech_dir`` does the same for real speech (the development set, see
-    :mod:`a2f_train.evaluation.real_dev`).
+    :mod:`a2f_train.evaluation.real_dev`; implies ``real_speech``).
     """
     from a2f_train.evaluation.harness import _align
     from a2f_train.evaluation.package_runner import package_animator
@@ -186,7 +186,7 @@ def run_seams(
                 truth.append(clip_seams(d["weights_60"], sil))
         out["synthetic_model"] = seam_test(model)
         out["synthetic_truth"] = seam_test(truth)
-    if real_speech:
+    if real_speech or real_speech_dir is not None:
         from a2f_train.evaluation.real_speech import load_real_speech
 
         real = []
@@ -215,8 +215,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--noise-seed", type=int, default=0, help="seed of the constant noise")
     a = p.parse_args(argv)
     res = run_seams(
-        a.package, a.corpus, a.limit, a.identity, a.real_speech or a.real_speech_dir is not None,
-        a.split, a.noise_seed, a.real_speech_dir,
+        a.package, a.corpus, a.limit, a.identity, a.real_speech, a.split, a.noise_seed,
+        a.real_speech_dir,
     )  # fmt: skip
     text = json.dumps(res, indent=2)
     sys.stdout.write(text + "\n")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from a2f_train.nets.regression import autocorrelation
+from a2f_train.nets.regression import half_overlap_frames, normalised_autocorrelation
 
 SAMPLE_RATE = 16000
 WINDOW = 16000
@@ -120,12 +120,9 @@ class Autocorr(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` float32 audio (N a multiple of 160) -> ``[B, lags, N // 160 + 1]``."""
         x = nn.functional.pad(audio, (HOP, HOP))
-        chunks = x.reshape(x.shape[0], int(x.shape[1]) // HOP, HOP)
-        fr = torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)
-        fr = (fr - fr.mean(dim=2, keepdim=True)) * self.hann
-        r = autocorrelation(fr, self.lags)
-        r0 = r[..., :1]
-        feats = torch.cat([(torch.log(r0 + 1e-6) + 7.0) / 4.0, r[..., 1:] / (r0 + 1e-6)], dim=2)
+        fr = half_overlap_frames(x, HOP, int(x.shape[1]) // HOP)
+        r0, ac = normalised_autocorrelation(fr, self.hann, self.lags)
+        feats = torch.cat([(torch.log(r0 + 1e-6) + 7.0) / 4.0, ac], dim=2)
         return feats.transpose(1, 2)
 
 

@@ -178,6 +178,29 @@ def autocorrelation(x: torch.Tensor, lags: int, block: int | None = None) -> tor
     return flat.reshape(b, t, s, width + 1).sum(dim=2)[..., :lags]
 
 
+def half_overlap_frames(audio: torch.Tensor, hop: int, chunks: int) -> torch.Tensor:
+    """``[B, chunks * hop]`` (or ``[B, 1, chunks * hop]``) -> ``[B, chunks - 1, 2 hop]``.
+
+    Frame i joins hop-sized chunks i and i + 1 (frames overlap by half).
+    """
+    c = audio.reshape(audio.shape[0], chunks, hop)
+    return torch.cat([c[:, :-1], c[:, 1:]], dim=2)
+
+
+def normalised_autocorrelation(
+    frames: torch.Tensor, hann: torch.Tensor, lags: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """NVIDIA's autocorrelation features of ``[B, T, N]`` frames: DC removed, Hann windowed.
+
+    Returns:
+        ``(r0 [B, T, 1], r_k / r0 [B, T, lags - 1])``: frame energy and lags 1.. normalised.
+    """
+    x = (frames - frames.mean(dim=2, keepdim=True)) * hann
+    r = autocorrelation(x, lags)
+    r0 = r[..., :1]
+    return r0, r[..., 1:] / (r0 + EPS)
+
+
 class RegressionNet(nn.Module):
     """Audio window + emotion -> one frame of skin/tongue PCA, jaw deltas, eye angles.
 
@@ -216,8 +239,7 @@ class RegressionNet(nn.Module):
         F = 25 frames for 640/320 (the shipped net), 51 for 320/160.
         """
         c = self.cfg
-        chunks = audio.reshape(audio.shape[0], c.buffer_len // c.hop, c.hop)
-        return torch.cat([chunks[:, :-1], chunks[:, 1:]], dim=2)
+        return half_overlap_frames(audio, c.hop, c.buffer_len // c.hop)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, 1, 8320] -> raw (unstandardised) features [B, bands + 32, 25]."""
@@ -228,10 +250,7 @@ class RegressionNet(nn.Module):
         logpow = torch.log(power + EPS)
         if self.cfg.band_norm:
             logpow = logpow - logpow.mean(dim=1, keepdim=True)
-        x = (fr - fr.mean(dim=2, keepdim=True)) * self.hann
-        r = autocorrelation(x, self.cfg.autocorr)
-        r0 = r[..., :1]
-        ac = r[..., 1:] / (r0 + EPS)
+        r0, ac = normalised_autocorrelation(fr, self.hann, self.cfg.autocorr)
         feats = torch.cat([logpow, torch.log(r0 + EPS), ac], dim=2)
         return feats.transpose(1, 2)
 

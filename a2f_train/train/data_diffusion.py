@@ -213,7 +213,7 @@ WARP_MARGIN = 800
 
 def warped_sequence(
     clip: ClipFeatures, k0: int, count: int, weights: np.ndarray, speed: float,
-    gain: np.ndarray | None = None, lags: int = 0,
+    gain: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """:func:`sequence` of the clip's audio played ``speed`` times faster (and re-channelled).
 
@@ -231,10 +231,10 @@ def warped_sequence(
         speed: factor with ``(8000 (W - 1) + 16000 + 1600) * speed`` integral (0.9, 1.0, 1.1).
         gain: optional magnitude response for that length
             (:func:`a2f_train.train.data.random_channel` with ``length`` = the sum above).
-        lags: autocorrelation rows of the features (the clip's ``mel`` width minus 40).
 
     Returns:
-        features ``[W, 40 + lags, 100]``, code ``[W, 60, 72]``, closure flags ``[W, 60]``.
+        features ``[W, 40 + A, 100]`` (A autocorrelation rows, as in the clip's ``mel``),
+        code ``[W, 60, 72]``, closure flags ``[W, 60]``.
     """
     if clip.audio is None:
         raise ValueError("warped_sequence needs ClipFeatures.audio (load_split keep_audio=True)")
@@ -243,7 +243,7 @@ def warped_sequence(
     start = 8000 * k0 - round(WARP_MARGIN * speed)
     y = warp_segment(clip.audio, start, length, speed, gain)
     # frame j centred on y[160 j]: window r is frames 5 + 50 r .. + 100
-    mel = audio_features(y, lags)
+    mel = audio_features(y, clip.mel.shape[1] - N_MELS)
     m0 = WARP_MARGIN // HOP
     rows = 30 * (count - 1) + FRAMES
     pos = np.minimum(30 * k0 + speed * np.arange(rows), len(clip.weights) - 1)

@@ -134,9 +134,7 @@ def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -
             gain = None
             if cfg.eq_db > 0 or cfg.p_band > 0:
                 gain = random_channel(rng, 1, cfg.eq_db, cfg.p_band, length)[0]
-            mel, code, bil = dd.warped_sequence(
-                c, k0, cfg.windows, styled, speed, gain, lags=cfg.autocorr
-            )
+            mel, code, bil = dd.warped_sequence(c, k0, cfg.windows, styled, speed, gain)
         else:
             mel, code = dd.sequence(c, k0, cfg.windows, styled)
             bil = dd.sequence_bilabial(c, k0, cfg.windows)

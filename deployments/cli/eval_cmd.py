@@ -84,7 +84,7 @@ def _scores(args: argparse.Namespace) -> tuple[list[Any], str]:
             transcript=args.transcript,
             corpus_dir=args.corpus,
             split=args.split,
-            real_speech=_wants_real(args),
+            real_speech=args.real_speech,
             real_speech_dir=args.real_speech_dir,
             fps=args.fps,
             noise_seed=args.noise_seed,
