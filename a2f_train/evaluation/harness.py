@@ -37,6 +37,9 @@ from a2f_train.evaluation.segments import Segment, is_silence
 
 LipGap = Callable[[np.ndarray], np.ndarray]
 RESULT_SUFFIXES = (".csv", ".json")
+#: ``bilabial_near``: a bilabial counts as near-closed when its minimum gap is under this
+#: multiple of the closure threshold (a diagnostic; the issue's score is ``bilabial_closure``).
+NEAR_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,11 @@ def score_track(
     if phones is not None:
         c = m.bilabial_closure(track.weights, phones, lip.lip_gap, lip.threshold, times=t)
         out |= {"bilabial_closure": c.score, "bilabial_closed": c.closed, "bilabial_total": c.total}
+        # Diagnostic beside the score: a bilabial whose lips come within 2x the threshold was
+        # recognised but under-closed; one that stays above it was missed outright.
+        near = sum(g < NEAR_FACTOR * lip.threshold for g in c.min_gaps)
+        share = near / c.total if c.total else float("nan")
+        out |= {"bilabial_near": share, "bilabial_near_closed": near}
         silences = [p for p in phones if is_silence(p.label)]
         notes.append("silence: alignment")
     else:

@@ -70,6 +70,7 @@ class DiffusionConfig:
     seam_weight: float = 0.0  # extra weight of the stitched track's window-boundary velocity
     autocorr: int = 0  # autocorrelation lags added to the log-mel features (0 = log-mel only)
     dilations: list[int] = field(default_factory=lambda: [1, 1])  # audio encoder residual convs
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off)
 
     @property
     def augment(self) -> bool:
@@ -300,6 +301,10 @@ def train(
     opt = torch.optim.AdamW(params, lr=cfg.lr * 0.05, weight_decay=1e-4)
     lip = torch.from_numpy(ts.lip)
     start, losses, step = time.time(), [], 0
+    # The EMA replaces the final weights: averaging the last ~1 / (1 - ema) steps of a noisy
+    # optimisation lands in a flatter region than any one iterate (Polyak averaging; standard
+    # for DDPM training), which is what out-of-domain (real) speech needs.
+    ema = [p.detach().clone() for p in params] if cfg.ema > 0 else None
     for step in range(cfg.steps):
         batch = sample_batch(ts, cfg, rng)
         loss = sequence_loss(net, batch, step % 2, lip, cfg, gen)
@@ -309,6 +314,10 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if ema is not None:  # the decay ramps up over the first steps, (1 + t) / (10 + t)
+            with torch.no_grad():
+                d = min(cfg.ema, (1 + step) / (10 + step))
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - d)
         losses.append(float(loss.detach()))
         elapsed = time.time() - start
         for group in opt.param_groups:
@@ -317,6 +326,10 @@ def train(
             log(f"step {step} loss {np.mean(losses[-cfg.log_every :]):.4f} {elapsed:.0f}s")
         if elapsed > cfg.minutes * 60:
             break
+    if ema is not None:
+        with torch.no_grad():
+            for p, e in zip(params, ema, strict=True):
+                p.copy_(e)
     return {"steps": step + 1, "seconds": time.time() - start, "final_loss": np.mean(losses[-50:])}
 
 

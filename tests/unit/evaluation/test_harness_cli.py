@@ -21,6 +21,7 @@ def test_ground_truth_scores_perfect_closure_and_rest(corpus: Path) -> None:
     assert [s.name for s in scores] == ["clip_a", "clip_b"]
     pooled = aggregate(scores)
     assert pooled["bilabial_closure"] == 1.0 and pooled["bilabial_total"] == 6
+    assert pooled["bilabial_near"] == 1.0 and pooled["bilabial_near_closed"] == 6
     assert pooled["rest_in_silence"] == 1.0
     assert pooled["energy_r"] > 0.5 and abs(pooled["energy_lag_ms"]) < 60
     assert pooled["jitter"] < 0.2
@@ -34,6 +35,19 @@ def test_open_mouth_fails_closure_and_rest(corpus: Path) -> None:
     audio = np.zeros(32000, np.float32)
     s = harness.score_track("open", WeightTrack.from_fps(w, 30), audio, phones=gt.phones, lip=LIP)
     assert s.metrics["bilabial_closure"] == 0.0 and s.metrics["rest_in_silence"] == 0.0
+    assert s.metrics["bilabial_near"] == 0.0  # 0.2 is far past twice the threshold
+
+
+def test_under_closed_bilabials_count_as_near_not_closed(corpus: Path) -> None:
+    gt = read_ground_truth(corpus / "clips" / "clip_a.npz")
+    w = gt.weights[30].copy()
+    w[:, JAW] += 1.5 * LIP.threshold  # between the threshold and twice it
+    s = harness.score_track("half", WeightTrack.from_fps(w, 30), np.zeros(32000, np.float32),
+                            phones=gt.phones, lip=LIP)  # fmt: skip
+    assert s.metrics["bilabial_total"] > 0
+    assert s.metrics["bilabial_closure"] == 0.0 and s.metrics["bilabial_near"] == 1.0
+    assert s.metrics["bilabial_near_closed"] == s.metrics["bilabial_total"]
+    assert "near" in format_scores([s])
 
 
 def test_results_dir_against_corpus_gives_zero_mae_for_the_targets(

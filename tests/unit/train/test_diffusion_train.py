@@ -206,3 +206,37 @@ def test_chain_loss_weights_the_seams() -> None:
     seam.backward()
     grads = [p.grad for p in net.denoiser.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_ema_replaces_the_weights_with_the_average_of_the_iterates(
+    small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ema`` leaves the optimisation alone and ends on the ramped EMA of its iterates."""
+    from a2f_train.character import load_default_character
+    from a2f_train.train import data_diffusion as dd
+    from a2f_train.train.diffusion import DiffusionConfig, build_net, prepare, train
+
+    cfg = DiffusionConfig(hidden=8, channels=8, emb=4, batch=2, windows=2, steps=3, ema=0.9)
+    clips = dd.load_split(small_corpus, "train", 0, 2)
+    ts = prepare(clips, load_default_character())
+    net, _ = build_net(cfg, ts, load_default_character())
+    params = [p for p in net.parameters() if p.requires_grad]
+    want = [p.detach().clone() for p in params]
+    iterates = []
+    step = torch.optim.AdamW.step
+
+    def record(self: torch.optim.Optimizer, *args: object, **kwargs: object) -> object:
+        out = step(self, *args, **kwargs)
+        iterates.append([p.detach().clone() for p in params])
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    train(net, ts, cfg, seed=0, log=lambda _: None)
+    assert len(iterates) == 3
+    for t, it in enumerate(iterates):
+        d = min(cfg.ema, (1 + t) / (10 + t))
+        want = [d * w + (1 - d) * p for w, p in zip(want, it, strict=True)]
+    moved = max(float((a - b).abs().max()) for a, b in zip(iterates[-1], want, strict=True))
+    assert moved > 1e-6  # the average differs from the last iterate...
+    for p, w in zip(params, want, strict=True):  # ...and it is what the net ends with
+        torch.testing.assert_close(p.detach(), w, rtol=1e-5, atol=1e-6)
