@@ -33,7 +33,7 @@ from a2f_train.evaluation.results_io import (
     read_ground_truth,
     read_results,
 )
-from a2f_train.evaluation.segments import Segment, is_silence
+from a2f_train.evaluation.segments import Segment, is_bilabial, is_silence
 
 LipGap = Callable[[np.ndarray], np.ndarray]
 RESULT_SUFFIXES = (".csv", ".json")
@@ -143,6 +143,23 @@ def score_track(
         near = sum(g < NEAR_FACTOR * lip.threshold for g in c.min_gaps)
         share = near / c.total if c.total else float("nan")
         out |= {"bilabial_near": share, "bilabial_near_closed": near}
+        # The opposite error: lips shut in the middle of a phone that is not /p b m/ or silence
+        # (the central half, so coarticulation at a neighbouring bilabial does not count).
+        inner = [
+            Segment(
+                p.label, p.start_s + (p.end_s - p.start_s) / 4, p.end_s - (p.end_s - p.start_s) / 4
+            )
+            for p in phones
+            if not is_bilabial(p.label) and not is_silence(p.label)
+        ]
+        sc = m.bilabial_closure(
+            track.weights, inner, lip.lip_gap, lip.threshold, times=t, is_target=lambda _: True
+        )
+        out |= {
+            "spurious_closure": sc.score,
+            "spurious_closed": sc.closed,
+            "other_phones": sc.total,
+        }
         silences = [p for p in phones if is_silence(p.label)]
         notes.append("silence: alignment")
     else:

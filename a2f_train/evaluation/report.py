@@ -1,9 +1,9 @@
 """Pool clip scores, print them as tables and save them as JSON.
 
 Pooling (:func:`aggregate`): counts are pooled where a metric is a share of events --
-``bilabial_closure = sum(closed) / sum(total)`` (``bilabial_near`` likewise),
-``rest_in_silence = sum(rest) / sum(silent)``; every other metric is the mean over the clips
-where it is defined (NaN-aware).
+``bilabial_closure = sum(closed) / sum(total)`` (``bilabial_near``, ``spurious_closure``
+likewise), ``rest_in_silence = sum(rest) / sum(silent)``; every other metric is the mean over
+the clips where it is defined (NaN-aware).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("bilabial_closure", "closure", "{:.3f}"),
     ("bilabial_total", "n_pbm", "{:.0f}"),
     ("bilabial_near", "near", "{:.3f}"),
+    ("spurious_closure", "spur", "{:.3f}"),
     ("rest_in_silence", "rest", "{:.3f}"),
     ("energy_r", "r_env", "{:.3f}"),
     ("energy_lag_ms", "lag_ms", "{:+.0f}"),
@@ -39,6 +40,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 _POOLED = {
     "bilabial_closure": ("bilabial_closed", "bilabial_total"),
     "bilabial_near": ("bilabial_near_closed", "bilabial_total"),
+    "spurious_closure": ("spurious_closed", "other_phones"),
     "rest_in_silence": ("rest_frames", "silent_frames"),
 }
 

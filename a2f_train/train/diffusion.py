@@ -70,6 +70,7 @@ class DiffusionConfig:
     seam_weight: float = 0.0  # extra weight of the stitched track's window-boundary velocity
     autocorr: int = 0  # autocorrelation lags added to the log-mel features (0 = log-mel only)
     dilations: list[int] = field(default_factory=lambda: [1, 1])  # audio encoder residual convs
+    under_closure_weight: float = 0.0  # extra weight of lips-left-open errors in closures
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off)
 
     @property
@@ -160,6 +161,27 @@ def frame_weights() -> torch.Tensor:
     return w
 
 
+def lip_error(gap_err: torch.Tensor, bilabial: torch.Tensor, cfg: DiffusionConfig) -> torch.Tensor:
+    """Weighted squared inner-lip opening errors ``[B, F, K]`` (character units squared).
+
+    Args:
+        gap_err: ``[B, F, K]`` predicted minus target opening at the K lip points (positive:
+            the lips are further apart than they should be).
+        bilabial: ``[B, F]`` 1 on frames inside a /p b m/ closure.
+        cfg: ``closure_weight`` multiplies every error inside closures by ``1 + closure_weight``;
+            ``under_closure_weight`` multiplies the positive ones (lips left open) there by a
+            further ``1 + under_closure_weight``. Squared error makes a network that is unsure
+            whether a closure is happening predict a half-open mouth (the conditional mean);
+            the asymmetry moves that optimum towards the closed side, because an unclosed
+            /p b m/ is the error a viewer sees (docs/models/diffusion.md, candidate DU).
+    """
+    inside = bilabial[..., None]
+    weight = 1.0 + cfg.closure_weight * inside
+    if cfg.under_closure_weight:
+        weight = weight * (1.0 + cfg.under_closure_weight * inside * (gap_err > 0))
+    return weight * gap_err**2
+
+
 def sequence_loss(
     net: DiffusionNet, batch: dict, step: int, ts_lip: torch.Tensor, cfg: DiffusionConfig,
     gen: torch.Generator,
@@ -181,8 +203,7 @@ def sequence_loss(
         mse = (fw * err**2).mean()
         vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
         dw = err[..., :52] * net.code_std[:52]
-        closure = 1.0 + cfg.closure_weight * batch["bilabial"][:, k, :, None]
-        lip = (fw * closure * (dw @ ts_lip) ** 2).mean()
+        lip = (fw * lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg)).mean()
         total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
     return total / w
 
@@ -255,8 +276,7 @@ def chain_loss(
         mse = (fw * err**2).mean()
         vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
         dw = err[..., :52] * net.code_std[:52]
-        closure = 1.0 + cfg.closure_weight * batch["bilabial"][:, k, :, None]
-        lip = (fw * closure * (dw @ ts_lip) ** 2).mean()
+        lip = (fw * lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg)).mean()
         total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
     true = code[:, :, CENTER_FIRST:CENTER_LAST].reshape(b, -1, code.shape[-1])
     verr = (pred[:, 1:] - pred[:, :-1]) - (true[:, 1:] - true[:, :-1])

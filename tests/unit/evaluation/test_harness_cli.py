@@ -22,6 +22,7 @@ def test_ground_truth_scores_perfect_closure_and_rest(corpus: Path) -> None:
     pooled = aggregate(scores)
     assert pooled["bilabial_closure"] == 1.0 and pooled["bilabial_total"] == 6
     assert pooled["bilabial_near"] == 1.0 and pooled["bilabial_near_closed"] == 6
+    assert pooled["spurious_closure"] == 0.0 and pooled["other_phones"] == 6  # open vowels
     assert pooled["rest_in_silence"] == 1.0
     assert pooled["energy_r"] > 0.5 and abs(pooled["energy_lag_ms"]) < 60
     assert pooled["jitter"] < 0.2
@@ -48,6 +49,16 @@ def test_under_closed_bilabials_count_as_near_not_closed(corpus: Path) -> None:
     assert s.metrics["bilabial_closure"] == 0.0 and s.metrics["bilabial_near"] == 1.0
     assert s.metrics["bilabial_near_closed"] == s.metrics["bilabial_total"]
     assert "near" in format_scores([s])
+
+
+def test_lips_shut_throughout_count_as_spurious_closures(corpus: Path) -> None:
+    gt = read_ground_truth(corpus / "clips" / "clip_a.npz")
+    shut = np.zeros_like(gt.weights[30])
+    s = harness.score_track("shut", WeightTrack.from_fps(shut, 30), np.zeros(32000, np.float32),
+                            phones=gt.phones, lip=LIP)  # fmt: skip
+    assert s.metrics["bilabial_closure"] == 1.0  # closing everything scores every bilabial...
+    assert s.metrics["spurious_closure"] == 1.0  # ...and is caught here
+    assert s.metrics["spurious_closed"] == s.metrics["other_phones"] > 0
 
 
 def test_results_dir_against_corpus_gives_zero_mae_for_the_targets(

@@ -240,3 +240,15 @@ def test_ema_replaces_the_weights_with_the_average_of_the_iterates(
     assert moved > 1e-6  # the average differs from the last iterate...
     for p, w in zip(params, want, strict=True):  # ...and it is what the net ends with
         torch.testing.assert_close(p.detach(), w, rtol=1e-5, atol=1e-6)
+
+
+def test_under_closure_weight_is_asymmetric_and_only_inside_closures() -> None:
+    from a2f_train.train.diffusion import DiffusionConfig, lip_error
+
+    err = torch.tensor([[[0.1], [-0.1], [0.1], [-0.1]]])  # [B=1, F=4, K=1]
+    bil = torch.tensor([[1.0, 1.0, 0.0, 0.0]])  # frames 0-1 inside a closure
+    plain = lip_error(err, bil, DiffusionConfig(closure_weight=20.0))
+    torch.testing.assert_close(plain[0, :, 0], torch.tensor([0.21, 0.21, 0.01, 0.01]))
+    under = lip_error(err, bil, DiffusionConfig(closure_weight=20.0, under_closure_weight=4.0))
+    # lips left open inside a closure weigh 5x more; too closed, or outside closures: unchanged
+    torch.testing.assert_close(under[0, :, 0], torch.tensor([1.05, 0.21, 0.01, 0.01]))
