@@ -27,6 +27,7 @@ from a2f_train.nets.diffusion import (
     CENTER_FIRST,
     CENTER_LAST,
     FRAMES,
+    N_MELS,
     TIMESTEPS,
     CodeDecoder,
     DiffusionDims,
@@ -71,6 +72,8 @@ class DiffusionConfig:
     autocorr: int = 0  # autocorrelation lags added to the log-mel features (0 = log-mel only)
     dilations: list[int] = field(default_factory=lambda: [1, 1])  # audio encoder residual convs
     under_closure_weight: float = 0.0  # extra weight of lips-left-open errors in closures
+    freq_masks: int = 0  # SpecAugment-style frequency masks per sequence (0 = off)
+    freq_mask_width: int = 8  # each mask covers 0..width consecutive mel bands
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off)
 
     @property
@@ -140,6 +143,8 @@ def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -
         else:
             mel, code = dd.sequence(c, k0, cfg.windows, styled)
             bil = dd.sequence_bilabial(c, k0, cfg.windows)
+        if cfg.freq_masks:
+            mel = mask_frequencies(mel, rng, cfg.freq_masks, cfg.freq_mask_width)
         mels.append(mel)
         bils.append(bil)
         codes.append((code - ts.mean) / ts.std)
@@ -152,6 +157,37 @@ def sample_batch(ts: TrainSet, cfg: DiffusionConfig, rng: np.random.Generator) -
         "identity": torch.from_numpy(np.stack(idents)),
         "bilabial": torch.from_numpy(np.stack(bils).astype(np.float32)),
     }
+
+
+def mask_frequencies(
+    mel: np.ndarray, rng: np.random.Generator, count: int, width: int
+) -> np.ndarray:
+    """SpecAugment-style frequency masking of one sequence's features (training only).
+
+    ``count`` times, ``w ~ U{0..width}`` consecutive log-mel bands (of the first ``N_MELS``
+    rows; autocorrelation rows are left alone) are replaced by their own mean over the whole
+    sequence, which keeps each band's level and removes its time course. The network must then
+    find every cue in more than one band: a defence against the TTS voices' particular spectra
+    (Park et al. 2019).
+
+    Args:
+        mel: ``[W, R, T]`` features of a sequence's windows (R >= N_MELS).
+        rng: Generator for the mask positions.
+        count: Number of masks.
+        width: Largest mask width in bands.
+
+    Returns:
+        A masked copy ``[W, R, T]``.
+    """
+    out = np.array(mel, dtype=np.float32, copy=True)
+    for _ in range(count):
+        w = int(rng.integers(0, width + 1))
+        if w == 0:
+            continue
+        f0 = int(rng.integers(0, N_MELS - w + 1))
+        band = out[:, f0 : f0 + w]
+        out[:, f0 : f0 + w] = band.mean(axis=(0, 2), keepdims=True)
+    return out
 
 
 def frame_weights() -> torch.Tensor:

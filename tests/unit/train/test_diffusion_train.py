@@ -134,6 +134,7 @@ def test_finetune_with_closure_weight_and_augmentation(small_corpus: Path, tmp_p
     ft.write_text(
         tiny + "closure_weight: 20.0\nspeeds: [0.9, 1.1]\neq_db: 3.0\np_band: 0.5\n"
         "chain_weight: 1.0\nseam_weight: 4.0\n"
+        "freq_masks: 2\nunder_closure_weight: 4.0\nema: 0.9\n"
         f"init_from: {tmp_path / 'a.pt'}\n"
     )
     package = run(small_corpus, tmp_path / "m2", ft, seed=0)
@@ -252,3 +253,18 @@ def test_under_closure_weight_is_asymmetric_and_only_inside_closures() -> None:
     under = lip_error(err, bil, DiffusionConfig(closure_weight=20.0, under_closure_weight=4.0))
     # lips left open inside a closure weigh 5x more; too closed, or outside closures: unchanged
     torch.testing.assert_close(under[0, :, 0], torch.tensor([1.05, 0.21, 0.01, 0.01]))
+
+
+def test_frequency_masks_flatten_whole_bands_and_leave_the_rest() -> None:
+    from a2f_train.nets.diffusion import N_MELS
+    from a2f_train.train.diffusion import mask_frequencies
+
+    mel = np.random.default_rng(0).normal(size=(3, N_MELS + 4, 50)).astype(np.float32)
+    out = mask_frequencies(mel, np.random.default_rng(1), count=3, width=8)
+    changed = np.flatnonzero(np.abs(out - mel).max(axis=(0, 2)) > 0)
+    assert 0 < changed.size <= 24 and changed.max() < N_MELS  # autocorrelation rows untouched
+    for row in changed:  # a masked band is constant over time and windows, at its own mean
+        assert np.ptp(out[:, row]) == 0.0
+        assert np.isclose(out[0, row, 0], mel[:, row].mean(), atol=1e-6)
+    assert np.array_equal(out[:, N_MELS:], mel[:, N_MELS:])
+    assert np.array_equal(mask_frequencies(mel, np.random.default_rng(1), 0, 8), mel)
