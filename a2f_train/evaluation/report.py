@@ -89,7 +89,24 @@ def format_scores(scores: Sequence[ClipScore], title: str = "") -> str:
                 for j, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+    closed, total = int(pooled.get("bilabial_closed", 0)), int(pooled.get("bilabial_total", 0))
+    if total:  # one bilabial is 100 / total points: say how little a small set can separate
+        lo, hi = wilson_interval(closed, total)
+        lines.append(
+            f"bilabial closure {closed}/{total} = {closed / total:.1%} "
+            f"(95% Wilson interval {lo:.1%} - {hi:.1%})"
+        )
     return "\n".join(lines)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (default 95 %); ``(nan, nan)`` if n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def format_alignment(rows: Sequence[ClipAlignment]) -> str:

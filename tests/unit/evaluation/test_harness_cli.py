@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from a2f_train.evaluation import harness
-from a2f_train.evaluation.report import aggregate, format_scores
+from a2f_train.evaluation.report import aggregate, format_scores, wilson_interval
 from a2f_train.evaluation.results_io import WeightTrack, read_ground_truth, write_csv, write_json
 from deployments.cli import main
 
@@ -27,6 +27,9 @@ def test_ground_truth_scores_perfect_closure_and_rest(corpus: Path) -> None:
     assert pooled["energy_r"] > 0.5 and abs(pooled["energy_lag_ms"]) < 60
     assert pooled["jitter"] < 0.2
     assert "ALL (2 clips)" in format_scores(scores)
+    assert "bilabial closure 6/6 = 100.0% (95% Wilson interval 61.0% - 100.0%)" in format_scores(
+        scores
+    )
 
 
 def test_open_mouth_fails_closure_and_rest(corpus: Path) -> None:
@@ -279,3 +282,10 @@ def test_default_lip_model_has_a_positive_closure_threshold() -> None:
     w[1, JAW] = 0.3
     gap = np.asarray(lip.lip_gap(w))
     assert gap[0] < lip.threshold < gap[1]
+
+
+def test_wilson_interval_matches_the_published_values() -> None:
+    lo, hi = wilson_interval(27, 34)  # the real-speech test set's diffusion score
+    assert (round(lo, 3), round(hi, 3)) == (0.632, 0.897)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert all(np.isnan(wilson_interval(0, 0)))
