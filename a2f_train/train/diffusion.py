@@ -197,7 +197,9 @@ def frame_weights() -> torch.Tensor:
     return w
 
 
-def lip_error(gap_err: torch.Tensor, bilabial: torch.Tensor, cfg: DiffusionConfig) -> torch.Tensor:
+def lip_error(
+    gap_err: torch.Tensor, bilabial: torch.Tensor, cfg: DiffusionConfig, fw: torch.Tensor
+) -> torch.Tensor:
     """Weighted squared inner-lip opening errors ``[B, F, K]`` (character units squared).
 
     Args:
@@ -210,12 +212,13 @@ def lip_error(gap_err: torch.Tensor, bilabial: torch.Tensor, cfg: DiffusionConfi
             whether a closure is happening predict a half-open mouth (the conditional mean);
             the asymmetry moves that optimum towards the closed side, because an unclosed
             /p b m/ is the error a viewer sees (docs/models/diffusion.md, candidate DU).
+        fw: ``[F, 1]`` frame weights (:func:`frame_weights`).
     """
     inside = bilabial[..., None]
     weight = 1.0 + cfg.closure_weight * inside
     if cfg.under_closure_weight:
         weight = weight * (1.0 + cfg.under_closure_weight * inside * (gap_err > 0))
-    return weight * gap_err**2
+    return fw * weight * gap_err**2  # this operation order keeps the presets' runs bit-exact
 
 
 def sequence_loss(
@@ -239,7 +242,7 @@ def sequence_loss(
         mse = (fw * err**2).mean()
         vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
         dw = err[..., :52] * net.code_std[:52]
-        lip = (fw * lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg)).mean()
+        lip = lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg, fw).mean()
         total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
     return total / w
 
@@ -312,7 +315,7 @@ def chain_loss(
         mse = (fw * err**2).mean()
         vel = (fw[1:] * (err[:, 1:] - err[:, :-1]) ** 2).mean()
         dw = err[..., :52] * net.code_std[:52]
-        lip = (fw * lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg)).mean()
+        lip = lip_error(dw @ ts_lip, batch["bilabial"][:, k], cfg, fw).mean()
         total = total + mse + cfg.velocity_weight * vel + cfg.lip_weight * lip
     true = code[:, :, CENTER_FIRST:CENTER_LAST].reshape(b, -1, code.shape[-1])
     verr = (pred[:, 1:] - pred[:, :-1]) - (true[:, 1:] - true[:, :-1])
@@ -430,6 +433,7 @@ def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
 
     cfg = DiffusionConfig.load(config)
     torch.set_num_threads(cfg.threads)
+    torch.manual_seed(seed)  # the network's initial weights (train() reseeds for the loop)
     character = load_default_character()
     clips = dd.load_split(
         Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None, keep_audio=cfg.augment,

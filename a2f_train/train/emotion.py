@@ -140,6 +140,7 @@ def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
 
     cfg = EmotionConfig.load(config)
     torch.set_num_threads(cfg.threads)
+    torch.manual_seed(seed)  # the network's initial weights (train() reseeds for the loop)
     limit = cfg.limit_clips or None
     train_data = labelled(dd.load_split(Path(corpus), "train", cfg.max_aug, limit))
     test_data = labelled(dd.load_split(Path(corpus), "test", 0, limit))

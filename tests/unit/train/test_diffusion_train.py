@@ -248,9 +248,11 @@ def test_under_closure_weight_is_asymmetric_and_only_inside_closures() -> None:
 
     err = torch.tensor([[[0.1], [-0.1], [0.1], [-0.1]]])  # [B=1, F=4, K=1]
     bil = torch.tensor([[1.0, 1.0, 0.0, 0.0]])  # frames 0-1 inside a closure
-    plain = lip_error(err, bil, DiffusionConfig(closure_weight=20.0))
+    fw = torch.ones(4, 1)
+    plain = lip_error(err, bil, DiffusionConfig(closure_weight=20.0), fw)
     torch.testing.assert_close(plain[0, :, 0], torch.tensor([0.21, 0.21, 0.01, 0.01]))
-    under = lip_error(err, bil, DiffusionConfig(closure_weight=20.0, under_closure_weight=4.0))
+    cfg = DiffusionConfig(closure_weight=20.0, under_closure_weight=4.0)
+    under = lip_error(err, bil, cfg, fw)
     # lips left open inside a closure weigh 5x more; too closed, or outside closures: unchanged
     torch.testing.assert_close(under[0, :, 0], torch.tensor([1.05, 0.21, 0.01, 0.01]))
 
@@ -268,3 +270,14 @@ def test_frequency_masks_flatten_whole_bands_and_leave_the_rest() -> None:
         assert np.isclose(out[0, row, 0], mel[:, row].mean(), atol=1e-6)
     assert np.array_equal(out[:, N_MELS:], mel[:, N_MELS:])
     assert np.array_equal(mask_frequencies(mel, np.random.default_rng(1), 0, 8), mel)
+
+
+def test_same_seed_same_weights(small_corpus: Path, tmp_path: Path) -> None:
+    """``make train`` reproduces a model: the initial weights are seeded too, not only the loop."""
+    states = []
+    for name in ("a", "b"):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(TINY + f"checkpoint: {tmp_path / name}.pt\n")
+        run(small_corpus, tmp_path / f"m_{name}", cfg, seed=3)
+        states.append(torch.load(tmp_path / f"{name}.pt", weights_only=False).state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
