@@ -9,7 +9,9 @@ character's inner-lip openings (linear in the weights; frames inside /p b m/ clo
 ``1 + closure_weight``). Identities are the speaking styles of :mod:`a2f_train.train.styles`.
 Optional speaker/channel augmentation (``speeds``, ``eq_db``, ``p_band``: speed perturbation
 with time-warped targets and a random channel, :func:`~a2f_train.train.data_diffusion.
-warped_sequence`) and a fine-tune start (``init_from``). See docs/models/diffusion.md.
+warped_sequence`) and a fine-tune start (``init_from``). Options the presets leave off, each
+measured as a candidate in docs/models/diffusion.md: ``autocorr``, ``dilations``, ``ema``,
+``under_closure_weight``, ``freq_masks``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,20 @@ class DiffusionConfig:
     freq_masks: int = 0  # SpecAugment-style frequency masks per sequence (0 = off)
     freq_mask_width: int = 8  # each mask covers 0..width consecutive mel bands
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off)
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("ema", 0.0 <= self.ema < 1.0, "a decay in [0, 1), e.g. 0.995 (0 = off)"),
+            ("freq_masks", self.freq_masks >= 0, "a count >= 0 (0 = off)"),
+            (
+                "freq_mask_width", 0 <= self.freq_mask_width <= N_MELS,
+                f"a band count in [0, {N_MELS}]",
+            ),
+            ("under_closure_weight", self.under_closure_weight >= 0, "a weight >= 0 (0 = off)"),
+        )  # fmt: skip
+        for name, ok, want in checks:
+            if not ok:
+                raise ValueError(f"diffusion config {name}={getattr(self, name)!r}: use {want}")
 
     @property
     def augment(self) -> bool:
@@ -360,9 +376,9 @@ def train(
     opt = torch.optim.AdamW(params, lr=cfg.lr * 0.05, weight_decay=1e-4)
     lip = torch.from_numpy(ts.lip)
     start, losses, step = time.time(), [], 0
-    # The EMA replaces the final weights: averaging the last ~1 / (1 - ema) steps of a noisy
-    # optimisation lands in a flatter region than any one iterate (Polyak averaging; standard
-    # for DDPM training), which is what out-of-domain (real) speech needs.
+    # The EMA replaces the final weights (Polyak averaging of the last ~1 / (1 - ema) steps, as
+    # DDPM training usually does). Measured here (candidates DM, DM1): no real-speech gain, so
+    # the presets leave it off.
     ema = [p.detach().clone() for p in params] if cfg.ema > 0 else None
     for step in range(cfg.steps):
         batch = sample_batch(ts, cfg, rng)

@@ -281,3 +281,16 @@ def test_same_seed_same_weights(small_corpus: Path, tmp_path: Path) -> None:
         run(small_corpus, tmp_path / f"m_{name}", cfg, seed=3)
         states.append(torch.load(tmp_path / f"{name}.pt", weights_only=False).state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("ema", 1.0), ("freq_masks", -1), ("freq_mask_width", 41), ("under_closure_weight", -2.0)],
+)
+def test_bad_option_values_are_named(key: str, value: float, tmp_path: Path) -> None:
+    from a2f_train.train.diffusion import DiffusionConfig
+
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"{key}: {value}\n")
+    with pytest.raises(ValueError, match=f"{key}={value}: use "):
+        DiffusionConfig.load(cfg)
