@@ -37,6 +37,7 @@ from a2f_train.nets.diffusion import (
     cosine_alpha_bar,
 )
 from a2f_train.train import data_diffusion as dd
+from a2f_train.train.averaging import ema_update
 from a2f_train.train.data import random_channel
 from a2f_train.train.styles import IDENTITIES, apply_style
 
@@ -389,10 +390,8 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        if ema is not None:  # the decay ramps up over the first steps, (1 + t) / (10 + t)
-            with torch.no_grad():
-                d = min(cfg.ema, (1 + step) / (10 + step))
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - d)
+        if ema is not None:
+            ema_update(ema, params, cfg.ema, step)
         losses.append(float(loss.detach()))
         elapsed = time.time() - start
         for group in opt.param_groups:

@@ -44,6 +44,7 @@ from a2f_train.nets.regression import (
     export_onnx,
     num_params,
 )
+from a2f_train.train.averaging import ema_update
 from a2f_train.train.data import (
     BUFFER_OFS,
     FPS,
@@ -368,10 +369,8 @@ def train(
         if cfg.time_budget_s and step == 30:
             _budget_steps(cfg, step, time.time() - t0, log)
         terms = _step(model, opt, batcher.draw(), _lr(step, cfg))
-        if ema is not None:  # decay ramps up over the first steps (1 + t) / (10 + t)
-            d = min(cfg.ema, (1 + step) / (10 + step))
-            with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - d)
+        if ema is not None:
+            ema_update(ema, params, cfg.ema, step)
         acc = {k: acc.get(k, 0.0) + v for k, v in terms.items()}
         last = step + 1 == cfg.steps
         if (step + 1) % cfg.log_every == 0 or last:
