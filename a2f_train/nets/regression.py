@@ -188,15 +188,17 @@ def half_overlap_frames(audio: torch.Tensor, hop: int, chunks: int) -> torch.Ten
 
 
 def normalised_autocorrelation(
-    frames: torch.Tensor, hann: torch.Tensor, lags: int
+    frames: torch.Tensor, hann: torch.Tensor, lags: int, block: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """NVIDIA's autocorrelation features of ``[B, T, N]`` frames: DC removed, Hann windowed.
+
+    ``block`` is :func:`autocorrelation`'s (None: the default, what the export uses).
 
     Returns:
         ``(r0 [B, T, 1], r_k / r0 [B, T, lags - 1])``: frame energy and lags 1.. normalised.
     """
     x = (frames - frames.mean(dim=2, keepdim=True)) * hann
-    r = autocorrelation(x, lags)
+    r = autocorrelation(x, lags, block)
     r0 = r[..., :1]
     return r0, r[..., 1:] / (r0 + EPS)
 
@@ -232,6 +234,11 @@ class RegressionNet(nn.Module):
         self.fc = nn.Linear(width * cfg.steps()[-1] + cfg.emo_dim, cfg.hidden)
         self.head = nn.Linear(cfg.hidden, cfg.result_size)
         self.act = nn.LeakyReLU(0.2)
+        # The autocorrelation's block (None: autocorr_block's default, which the export uses).
+        # Not part of the config or the state: every block gives the same values to about
+        # 3e-6, but training's float rounding depends on it, so a bit-exact rebuild of a
+        # package trained with another block sets it for training only (TrainConfig).
+        self.autocorr_block: int | None = None
 
     def frames(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, 1, 8320] -> [B, F, frame_len] overlapping frames, hop = half a frame.
@@ -250,7 +257,7 @@ class RegressionNet(nn.Module):
         logpow = torch.log(power + EPS)
         if self.cfg.band_norm:
             logpow = logpow - logpow.mean(dim=1, keepdim=True)
-        r0, ac = normalised_autocorrelation(fr, self.hann, self.cfg.autocorr)
+        r0, ac = normalised_autocorrelation(fr, self.hann, self.cfg.autocorr, self.autocorr_block)
         feats = torch.cat([logpow, torch.log(r0 + EPS), ac], dim=2)
         return feats.transpose(1, 2)
 

@@ -377,6 +377,7 @@ def train(
     opt = torch.optim.AdamW(params, lr=cfg.lr * 0.05, weight_decay=1e-4)
     lip = torch.from_numpy(ts.lip)
     start, losses, step = time.time(), [], 0
+    clock_driven = False
     # The EMA replaces the final weights (Polyak averaging of the last ~1 / (1 - ema) steps, as
     # DDPM training usually does). Measured here (candidates DM, DM1): no real-speech gain, so
     # the presets leave it off.
@@ -396,6 +397,11 @@ def train(
         elapsed = time.time() - start
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step + 1, cfg.steps, elapsed, cfg.minutes * 60)
+        if not clock_driven and elapsed / (cfg.minutes * 60) > (step + 1) / cfg.steps:
+            clock_driven = True  # said once: from here the schedule depends on machine speed
+            log(f"WARNING: step {step + 1}: the wall-clock cap ({cfg.minutes:g} min) now drives "
+                "the learning-rate schedule, so this run will not be bit-identical to another "
+                "(the presets' shipped runs never reached it); run on an idle machine")  # fmt: skip
         if step % cfg.log_every == 0:
             log(f"step {step} loss {np.mean(losses[-cfg.log_every :]):.4f} {elapsed:.0f}s")
         if elapsed > cfg.minutes * 60:

@@ -79,7 +79,10 @@ class TrainConfig:
     the targets time-warped to match; ``eq_db`` > 0 adds a random smooth EQ (dB std per knot)
     and ``p_band`` a random band limit (:func:`a2f_train.train.data.random_channel`).
     ``ema`` > 0 keeps an exponential moving average of the weights (decay ``ema``); it is
-    what is validated, kept and shipped.
+    what is validated, kept and shipped. ``autocorr_block`` > 0 computes the autocorrelation
+    features in blocks of that many samples during training (0: the export's default block);
+    the values agree to about 3e-6 but the float rounding differs, and the shipped package was
+    trained with 32-sample blocks, so its presets set 32 to rebuild it bit for bit.
     """
 
     steps: int = 6000
@@ -111,7 +114,15 @@ class TrainConfig:
     w_phoneme: float = 0.0
     work_dir: str = "data/train/regression"
     init_from: str | None = None
+    autocorr_block: int = 0
     net: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.autocorr_block < 0:
+            raise ValueError(
+                f"regression config autocorr_block={self.autocorr_block!r}: use 0 (the export's "
+                "block) or a block that divides the frame and the lag count, e.g. 32"
+            )
 
     @classmethod
     def load(cls, path: Path | None) -> TrainConfig:
@@ -326,6 +337,9 @@ def _budget_steps(cfg: TrainConfig, step: int, elapsed: float, log: Path) -> Non
     fit = int(cfg.time_budget_s * 0.93 / per)  # ~7% for validation passes
     if fit < cfg.steps:
         cfg.steps = max(fit, step + 1)
+        _log(log, f"WARNING: the time budget ({cfg.time_budget_s:g} s) cut the step count, so "
+                  "this run will not be bit-identical to the shipped one (whose budget never "
+                  "bound); run on an idle machine or raise time_budget_s")  # fmt: skip
     _log(log, f"[budget] {per * 1e3:.0f} ms/step measured over {step} steps -> {cfg.steps} steps")
 
 
@@ -434,6 +448,7 @@ def run(corpus: Path, out: Path, config: Path | None = None, seed: int = 0) -> P
     train_f, val_f = _load_data(Path(corpus), cfg, basis)
     ncfg = RegressionNetConfig(basis.skin_matrix.shape[0], basis.tongue_matrix.shape[0], **cfg.net)
     net = RegressionNet(ncfg)
+    net.autocorr_block = cfg.autocorr_block or None
     model = Model(net, basis, cfg)
     if cfg.init_from:  # second stage: start from a checkpoint (same net sizes and corpus)
         state = torch.load(cfg.init_from, weights_only=True)
@@ -453,6 +468,7 @@ def run(corpus: Path, out: Path, config: Path | None = None, seed: int = 0) -> P
         state["phone_head"] = model.phone_head.state_dict()
     torch.save(state, work / "best.pt")
     table = model.table.detach().numpy()
+    net.autocorr_block = None  # the export's (faster) default block
     onnx = export_onnx(net)
     pkg = write_regression_package(Path(out) / PACKAGE_NAME, onnx, basis, ch, table, SHOTS)
     summary.update(total_wall_s=time.time() - t0, net=ncfg.to_dict(), train_frames=len(train_f))

@@ -294,3 +294,21 @@ def test_bad_option_values_are_named(key: str, value: float, tmp_path: Path) -> 
     cfg.write_text(f"{key}: {value}\n")
     with pytest.raises(ValueError, match=f"{key}={value}: use "):
         DiffusionConfig.load(cfg)
+
+
+def test_a_binding_wall_clock_cap_is_announced(small_corpus: Path) -> None:
+    """Reruns are bit-identical only while the step count drives the schedule: say when not."""
+    from a2f_train.character import load_default_character
+    from a2f_train.train import data_diffusion as dd
+    from a2f_train.train.diffusion import DiffusionConfig, build_net, prepare, train
+
+    clips = dd.load_split(small_corpus, "train", 0, 2)
+    ts = prepare(clips, load_default_character())
+    for minutes, warned in ((60.0, False), (1e-9, True)):
+        cfg = DiffusionConfig(
+            hidden=8, channels=8, emb=4, batch=2, windows=2, steps=2, minutes=minutes
+        )
+        net, _ = build_net(cfg, ts, load_default_character())
+        lines: list[str] = []
+        train(net, ts, cfg, seed=0, log=lines.append)
+        assert any("wall-clock cap" in line for line in lines) is warned

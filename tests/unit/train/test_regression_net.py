@@ -85,6 +85,17 @@ def test_autocorrelation_matches_the_direct_sum():
         autocorrelation(x, 32, 7)
 
 
+def test_autocorrelation_block_of_the_net_is_not_a_weight_and_keeps_the_values():
+    net = RegressionNet(TINY).eval()
+    audio, _ = _inputs(2)
+    with torch.no_grad():
+        default = net.features(audio)
+        net.autocorr_block = 32  # what the shipped package was trained with
+        trained = net.features(audio)
+    assert "autocorr_block" not in str(list(net.state_dict()))
+    assert torch.allclose(trained, default, rtol=1e-5, atol=1e-5)
+
+
 def test_band_norm_cancels_a_fixed_channel_gain_and_exports():
     from dataclasses import replace
 

@@ -76,3 +76,29 @@ def test_smoke_preset_is_tiny():
 
     cfg = TrainConfig.load(Path(PRESETS / "regression_smoke.yaml"))
     assert cfg.steps <= 10 and cfg.batch <= 8
+
+
+def test_training_block_is_for_training_only(small_corpus, tmp_path, monkeypatch):
+    """``autocorr_block`` changes the training arithmetic only: the package uses the default."""
+    from a2f_train.train import regression
+
+    seen = []
+    real_export = regression.export_onnx
+
+    def export(net):
+        seen.append(net.autocorr_block)
+        return real_export(net)
+
+    monkeypatch.setattr(regression, "export_onnx", export)
+    cfg = tmp_path / "smoke.yaml"
+    text = (regression.PRESETS / "regression_smoke.yaml").read_text()
+    cfg.write_text(text + f"work_dir: {tmp_path / 'work'}\nautocorr_block: 32\n")
+    regression.run(small_corpus, tmp_path / "models", cfg, seed=0)
+    assert seen == [None]
+
+
+def test_negative_training_block_is_refused():
+    from a2f_train.train.regression import TrainConfig
+
+    with pytest.raises(ValueError, match="autocorr_block=-1"):
+        TrainConfig(autocorr_block=-1)
