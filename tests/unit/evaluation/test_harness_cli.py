@@ -196,7 +196,7 @@ def test_real_dev_converts_raw_and_wav_sources_to_16k() -> None:
     np.testing.assert_allclose(raw, wav, atol=1e-6)
     assert abs(np.abs(raw).max() - 8000 / 32768) < 0.01
     names = [u[0] for utts in UTTERANCES.values() for u in utts]
-    assert len(names) == len(set(names)) == 9  # utterance ids are file names: unique
+    assert len(names) == len(set(names)) == 11  # utterance ids are file names: unique
 
 
 def test_real_dev_word_names_become_transcripts() -> None:
