@@ -102,3 +102,14 @@ def test_negative_training_block_is_refused():
 
     with pytest.raises(ValueError, match="autocorr_block=-1"):
         TrainConfig(autocorr_block=-1)
+
+
+def test_a_binding_time_budget_is_announced(tmp_path):
+    """Reruns are bit-identical only while the budget leaves the step count alone: say when not."""
+    from a2f_train.train.regression import TrainConfig, _budget_steps
+
+    for budget, cut in ((1000.0, False), (1.0, True)):
+        cfg, log = TrainConfig(steps=100, time_budget_s=budget), tmp_path / f"{budget}.log"
+        _budget_steps(cfg, 30, 3.0, log)  # 0.1 s per step
+        assert (cfg.steps < 100) is cut
+        assert ("WARNING" in log.read_text()) is cut
