@@ -96,7 +96,27 @@ def format_scores(scores: Sequence[ClipScore], title: str = "") -> str:
             f"bilabial closure {closed}/{total} = {closed / total:.1%} "
             f"(95% Wilson interval {lo:.1%} - {hi:.1%})"
         )
+    by_group = group_closures(scores)
+    if len(by_group) > 1:  # e.g. the development set's one-voice asterisk group, read apart
+        parts = [f"{g} {c}/{n}" for g, (c, n) in by_group.items()]
+        lines.append("bilabial closure by group: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def group_closures(scores: Sequence[ClipScore]) -> dict[str, tuple[int, int]]:
+    """``{group: (closed, total)}`` of /p b m/ for clips named ``<group>/<id>`` (sorted).
+
+    Groups without a bilabial, and clips whose name has no folder, are left out.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    for s in scores:
+        group, sep, _ = s.name.partition("/")
+        total = int(s.metrics.get("bilabial_total", 0) or 0)
+        if not sep or not total:
+            continue
+        closed, n = out.get(group, (0, 0))
+        out[group] = (closed + int(s.metrics.get("bilabial_closed", 0) or 0), n + total)
+    return dict(sorted(out.items()))
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from a2f_train.evaluation import harness
-from a2f_train.evaluation.report import aggregate, format_scores, wilson_interval
+from a2f_train.evaluation.report import (
+    aggregate,
+    format_scores,
+    group_closures,
+    wilson_interval,
+)
 from a2f_train.evaluation.results_io import WeightTrack, read_ground_truth, write_csv, write_json
 from deployments.cli import main
 
@@ -289,3 +294,17 @@ def test_wilson_interval_matches_the_published_values() -> None:
     assert (round(lo, 3), round(hi, 3)) == (0.632, 0.897)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
     assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def test_closures_are_also_reported_per_group_of_a_real_speech_folder() -> None:
+    from a2f_train.evaluation.harness import ClipScore
+
+    def clip(name: str, closed: int, total: int) -> ClipScore:
+        m = {"bilabial_closed": closed, "bilabial_total": total}
+        return ClipScore(name, "package", {**m, "bilabial_closure": closed / max(total, 1)})
+
+    scores = [clip("voice/a", 9, 10), clip("arctic/b", 1, 2), clip("arctic/c", 2, 2),
+              clip("words/none", 0, 0), clip("loose", 3, 3)]  # fmt: skip
+    assert group_closures(scores) == {"arctic": (3, 4), "voice": (9, 10)}
+    assert "bilabial closure by group: arctic 3/4, voice 9/10" in format_scores(scores)
+    assert "by group" not in format_scores(scores[1:3])  # one group: the pooled line says it
