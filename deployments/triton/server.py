@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -61,8 +62,26 @@ class ModelLoadError(TritonStartError):
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago (tests, benchmarks)."""
-    socks = [socket.socket() for _ in range(n)]
+    """``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago (tests, benchmarks).
+
+    Drawn below the kernel's ephemeral range when it leaves room (ports 20000 and up): a port
+    the kernel hands out for ``bind(0)`` can be handed out again, to an outgoing connection
+    or another ``bind(0)`` (Ray's workers), before the server it was meant for binds it. That
+    race broke a Ray head's dashboard once in CI ("address already in use").
+    """
+    low = _ephemeral_low()
+    ports: list[int] = []
+    if low - _FIXED_PORTS_FROM >= 100 * n:
+        for port in random.SystemRandom().sample(range(_FIXED_PORTS_FROM, low), 50 * n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            ports.append(port)
+            if len(ports) == n:
+                return ports
+    socks = [socket.socket() for _ in range(n)]  # no room below: the kernel's choice
     try:
         for s in socks:
             s.bind(("127.0.0.1", 0))
@@ -70,6 +89,20 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+#: Where :func:`free_ports` starts drawing: above the well-known and registered service ports
+#: this project or Ray use (Serve 8000, Triton 8010-8012, Ray 6379/8265/10001, Ray's default
+#: worker ports 10002-19999).
+_FIXED_PORTS_FROM = 20000
+
+
+def _ephemeral_low() -> int:
+    """First port of the kernel's ephemeral range (Linux ``ip_local_port_range``; 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass(frozen=True)
