@@ -329,21 +329,34 @@ def g722_decode(data: bytes) -> np.ndarray:
 
 def _build_asterisk(folder: Path, tmp: Path) -> list[Path]:
     """The ``asterisk`` group: :data:`ASTERISK_PROMPTS`, decoded from G.722."""
-    from scipy.io import wavfile
-
     root = _unpack_deb("asterisk-core-sounds-en-g722", tmp)
     doc = _unpack_deb("asterisk-core-sounds-en", tmp) / ASTERISK_TEXT
     texts = asterisk_transcripts(gzip.decompress(doc.read_bytes()).decode("utf-8", "replace"))
+    utterances = [
+        (name.replace("/", "_"), g722_decode((root / ASTERISK_DIR / f"{name}.g722").read_bytes()),
+         prompt_words(texts[name]))
+        for name in ASTERISK_PROMPTS
+    ]  # fmt: skip
+    return write_group(folder, utterances)
+
+
+def write_group(folder: Path, utterances: list[tuple[str, np.ndarray, str]]) -> list[Path]:
+    """Write ``<utt>.wav`` (int16 at 16 kHz) and ``<folder name>.transcription``; the WAVs.
+
+    Args:
+        folder: the group's folder (created); its name names the transcription file.
+        utterances: ``(utterance id, int16 samples [N], transcript)`` in file order.
+    """
+    from scipy.io import wavfile
+
     folder.mkdir(parents=True, exist_ok=True)
     written, lines = [], []
-    for name in ASTERISK_PROMPTS:
-        utt = name.replace("/", "_")
-        pcm = g722_decode((root / ASTERISK_DIR / f"{name}.g722").read_bytes())
+    for utt, pcm, text in utterances:
         wavfile.write(folder / f"{utt}.wav", 16000, pcm)
         written.append(folder / f"{utt}.wav")
-        lines.append(f"<s> {prompt_words(texts[name])} </s> ({utt})")
-        sys.stderr.write(f"asterisk/{utt}: {len(pcm) / 16000:.1f} s\n")
-    (folder / "asterisk.transcription").write_text("\n".join(lines) + "\n")
+        lines.append(f"<s> {text} </s> ({utt})")
+        sys.stderr.write(f"{folder.name}/{utt}: {len(pcm) / 16000:.1f} s\n")
+    (folder / f"{folder.name}.transcription").write_text("\n".join(lines) + "\n")
     return written
 
 
@@ -437,24 +450,17 @@ def build(out: Path, words: bool = True, asterisk: bool = True) -> list[Path]:
     sibling folder ``<out>_words``: scored apart, since they are not connected speech.
     ``asterisk`` writes the ``asterisk`` group (an 11 MB package download, 25 s to decode).
     """
-    from scipy.io import wavfile
-
     out = Path(out)
     written: list[Path] = []
     cache: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for group, utts in UTTERANCES.items():
-            folder = out / group
-            folder.mkdir(parents=True, exist_ok=True)
-            lines = []
+            pcms = []
             for utt, key, path, raw_rate, text in utts:
                 audio = _to_16k(_member(key, path, Path(tmp), cache), raw_rate)
                 pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
-                wavfile.write(folder / f"{utt}.wav", 16000, pcm)
-                written.append(folder / f"{utt}.wav")
-                lines.append(f"<s> {text} </s> ({utt})")
-                sys.stderr.write(f"{group}/{utt}: {len(pcm) / 16000:.1f} s\n")
-            (folder / f"{group}.transcription").write_text("\n".join(lines) + "\n")
+                pcms.append((utt, pcm, text))
+            written += write_group(out / group, pcms)
         if asterisk:
             written += _build_asterisk(out / "asterisk", Path(tmp))
         if words:
