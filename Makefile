@@ -11,7 +11,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 flite pocketsphinx-testdata sox
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps run test test-unit lint data train train-check bench bench-resample bench-solver bench-models bench-capacity scale-out clean
+.PHONY: help install sysdeps run test test-unit lint data data-real train train-check bench bench-resample bench-solver bench-models bench-capacity scale-out clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ lint: $(STAMP) ## ruff + the import-linter contract (a2f_actors stays pure compu
 
 data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small for a quick one)
 	$(VENV)/bin/a2f data build --config $(or $(CONFIG),full)
+
+data-real: $(STAMP) $(SYS_STAMP) ## recorded speech for training: Asterisk's English prompts, force-aligned (needs make data CONFIG=full_piper)
+	$(PY) -m pip install -q -e ".[dev,data]"
+	$(PY) -m a2f_train.corpus.real_prompts data/corpus/real_asterisk --reference data/corpus/full_piper
 
 train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs make data and make data CONFIG=full_piper)
 	$(PY) -m pip install -q -e ".[dev,data,train]"

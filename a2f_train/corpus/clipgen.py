@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from a2f_train.corpus.build import ClipSpec
     from a2f_train.corpus.config import CorpusConfig
 
-__all__ = ["NPZ_KEYS", "atomic_write_text", "make_clip", "pad_utterance", "verify_clip"]
+__all__ = [
+    "NPZ_KEYS", "atomic_write_text", "make_clip", "pad_utterance", "verify_clip", "write_clip",
+]  # fmt: skip
 
 RATE_HZ = 16000
 ESPEAK_UNITS_PER_SEMITONE = 5.7  # espeak pitch 50 -> ~101 Hz, 90 -> ~152 Hz (en-us)
@@ -224,6 +226,17 @@ def make_clip(spec: ClipSpec, out: Path, cfg: CorpusConfig) -> dict[str, Any]:
     """Synthesize and write one clip; returns its manifest row."""
     rng = np.random.default_rng(spec.seed)
     utt = pad_utterance(synthesize(spec, cfg, rng), *rng.uniform(*cfg.pad_s, size=2))
+    return write_clip(spec, out, cfg, utt, rng)
+
+
+def write_clip(
+    spec: ClipSpec, out: Path, cfg: CorpusConfig, utt: Utterance, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Targets, augmented copies and files of one clip whose audio and phones are ``utt``.
+
+    Used by :func:`make_clip` (synthetic speech) and by :mod:`a2f_train.corpus.real_prompts`
+    (recorded speech, force-aligned). ``rng`` draws blinks, saccades and the augmentation.
+    """
     arrays = _targets(utt, spec, rng)
     clips = out / "clips"
     aug = _write_augmented(clips, spec, cfg, utt.audio, rng)

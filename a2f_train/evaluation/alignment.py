@@ -102,8 +102,11 @@ def _run(decoder: Any, pcm: bytes) -> None:
 
 
 def _word_segments(decoder: Any, frame_s: float) -> list[Segment]:
+    segs = decoder.seg()
+    if segs is None:  # the search found no path through the forced grammar
+        raise RuntimeError("no alignment path (does the audio say the transcript?)")
     out = []
-    for seg in decoder.seg():
+    for seg in segs:
         word = _ALT.sub("", seg.word)
         if not _FILLER.match(word) and seg.end_frame >= seg.start_frame:
             start, end = seg.start_frame * frame_s, (seg.end_frame + 1) * frame_s

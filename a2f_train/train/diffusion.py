@@ -78,6 +78,9 @@ class DiffusionConfig:
     freq_masks: int = 0  # SpecAugment-style frequency masks per sequence (0 = off)
     freq_mask_width: int = 8  # each mask covers 0..width consecutive mel bands
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = off)
+    # more corpora whose train split joins the main corpus's (e.g. data/corpus/real_asterisk,
+    # recorded speech: a2f_train.corpus.real_prompts); [] = the main corpus only
+    extra_corpora: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         checks = (
@@ -460,10 +463,20 @@ def run(corpus: Path, out: Path, config: Path | None, seed: int) -> Path:
         Path(corpus), "train", cfg.max_aug, cfg.limit_clips or None, keep_audio=cfg.augment,
         lags=cfg.autocorr,
     )  # fmt: skip
+    for extra in cfg.extra_corpora:
+        more = dd.load_split(Path(extra), "train", cfg.max_aug, keep_audio=cfg.augment,
+                             lags=cfg.autocorr)  # fmt: skip
+        if not more:
+            raise ValueError(f"extra corpus {extra}: no train clips (build it first)")
+        _LOG.info(f"{len(more)} clip versions from {extra}")
+        clips += more
     ts = prepare(clips, character)
     net, tj_err = build_net(cfg, ts, character)
     if cfg.init_from:  # fine-tune: same sizes, same corpus statistics
         net.load_state_dict(torch.load(cfg.init_from, weights_only=False).state_dict())
+        # targets are normalised with the checkpoint's statistics, whatever clips are added
+        # (the buffers alias ts.mean/std today; the copy keeps that true after a refactor)
+        ts.mean, ts.std = net.code_mean.numpy().copy(), net.code_std.numpy().copy()
     _LOG.info(f"{len(clips)} clip versions; tongue/jaw linear decode rel. error {tj_err:.4f}")
     summary = train(net, ts, cfg, seed, log=_LOG.info)
     summary["tongue_jaw_fit_error"] = tj_err

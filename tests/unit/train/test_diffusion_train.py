@@ -312,3 +312,52 @@ def test_a_binding_wall_clock_cap_is_announced(small_corpus: Path) -> None:
         lines: list[str] = []
         train(net, ts, cfg, seed=0, log=lines.append)
         assert any("wall-clock cap" in line for line in lines) is warned
+
+
+def test_extra_corpora_join_the_train_set_with_the_checkpoint_statistics(
+    small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    """Recorded speech (real_prompts) joins a fine-tune; targets keep the checkpoint's scaling."""
+    import logging
+
+    from a2f_train.train import diffusion as trainer
+
+    seen = []
+    real_train = trainer.train
+
+    def spy(net, ts, cfg, seed, log=print):  # the statistics the batches are normalised with
+        seen.append((len(ts.clips), ts.mean.copy(), ts.std.copy()))
+        return real_train(net, ts, cfg, seed, log)
+
+    base = tmp_path / "base.yaml"
+    base.write_text(TINY + f"checkpoint: {tmp_path / 'a.pt'}\n")
+    run(small_corpus, tmp_path / "m1", base, seed=0)
+    before = torch.load(tmp_path / "a.pt", weights_only=False)
+    ft = tmp_path / "ft.yaml"
+    ft.write_text(
+        TINY.replace("limit_clips: 2", "limit_clips: 1") + f"init_from: {tmp_path / 'a.pt'}\n"
+        f"checkpoint: {tmp_path / 'b.pt'}\nextra_corpora: [{small_corpus}]\n"
+    )
+    monkeypatch.setattr(trainer, "train", spy)
+    with caplog.at_level(logging.INFO, logger="a2f_train.train.diffusion"):
+        run(small_corpus, tmp_path / "m2", ft, seed=0)
+    extra = [r.getMessage() for r in caplog.records if str(small_corpus) in r.getMessage()]
+    train_clips = sum(
+        '"split": "train"' in line
+        for line in (small_corpus / "manifest.jsonl").read_text().splitlines()
+    )
+    assert extra == [f"{train_clips} clip versions from {small_corpus}"]
+    ((clips, mean, std),) = seen
+    assert clips == 1 + train_clips  # limit_clips applies to the main corpus only
+    assert np.array_equal(mean, before.code_mean.numpy())
+    assert np.array_equal(std, before.code_std.numpy())
+
+
+def test_an_empty_extra_corpus_is_refused_by_name(small_corpus: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.jsonl").write_text("")
+    cfg = tmp_path / "e.yaml"
+    cfg.write_text(TINY + f"extra_corpora: [{empty}]\n")
+    with pytest.raises(ValueError, match=f"extra corpus {empty}: no train clips"):
+        run(small_corpus, tmp_path / "m", cfg, seed=0)
