@@ -70,3 +70,20 @@ def test_alignment_reports_words_missing_from_dictionary() -> None:
     al = force_align(clip.audio, "ten of clubs qzxqzx")
     assert al.oov == ("qzxqzx",)
     assert al.coverage == pytest.approx(3 / 4)
+
+
+def test_isolated_alignment_does_not_depend_on_earlier_clips() -> None:
+    """Corpus workers align clips in any order: ``isolated`` must give the same segments."""
+    from a2f_train.evaluation import alignment
+
+    clips = real_clips()
+    target = next(c for c in clips if c.name == "cards/002")
+    alignment._decoder.cache_clear()  # a fresh process
+    alone = force_align(target.audio, target.transcript)
+    for c in clips:  # the shared front end adapts to these
+        if c is not target:
+            force_align(c.audio, c.transcript)
+    after = force_align(target.audio, target.transcript)
+    isolated = force_align(target.audio, target.transcript, isolated=True)
+    assert after.phones != alone.phones  # the history effect is real (measured on this clip)
+    assert isolated.phones == alone.phones and isolated.words == alone.words
