@@ -52,9 +52,9 @@ lint: $(STAMP) ## ruff + the import-linter contract (a2f_actors stays pure compu
 data: $(STAMP) $(SYS_STAMP) ## build the synthetic speech corpus (CONFIG=small for a quick one)
 	$(VENV)/bin/a2f data build --config $(or $(CONFIG),full)
 
-data-real: $(STAMP) $(SYS_STAMP) ## recorded speech for training: Asterisk's English prompts, force-aligned (needs make data CONFIG=full_piper)
+data-real: $(STAMP) $(SYS_STAMP) ## recorded speech for training: Asterisk's English prompts, force-aligned (optional; not in the presets)
 	$(PY) -m pip install -q -e ".[dev,data]"
-	$(PY) -m a2f_train.corpus.real_prompts data/corpus/real_asterisk --reference data/corpus/full_piper
+	$(PY) -m a2f_train.corpus.real_prompts data/corpus/real_asterisk --config full_piper
 
 train: $(STAMP) $(SYS_STAMP) ## retrain the default networks into models/ (needs make data and make data CONFIG=full_piper)
 	$(PY) -m pip install -q -e ".[dev,data,train]"

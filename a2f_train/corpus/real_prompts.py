@@ -6,7 +6,9 @@ recipe or seed changes moved real closure only within the test set's noise. This
 real speech with targets made exactly as for the Piper clips: pocketsphinx forced alignment of
 the known text (:func:`a2f_train.corpus.tts_piper.align_phones`) drives the corpus's phone
 curves (:func:`a2f_train.corpus.clipgen.write_clip`, voice style of ``allison``, neutral
-emotion, blinks/saccades/augmentation drawn from a per-prompt seed).
+emotion, blinks/saccades/augmentation drawn from a per-prompt seed, padding and augmentation
+settings from a corpus preset, ``full_piper`` by default, so real and synthetic clips are
+treated alike).
 
 Source: Debian ``asterisk-core-sounds-en-g722`` 1.6.1-1 (pinned, sha256-checked; Allison Smith,
 CC-BY-SA-3.0), 16 kHz G.722 decoded by :func:`a2f_train.evaluation.real_dev.g722_decode`;
@@ -26,8 +28,8 @@ Measured use (docs/models/diffusion.md, candidate DRA): 243 prompts, 18.4 min, a
 diffusion net's stage 3 did **not** raise real-speech closure (test set 26/34; fewer closures
 even on these prompts than without them). The presets leave it out.
 
-CLI: ``python -m a2f_train.corpus.real_prompts data/corpus/real_asterisk [--reference
-data/corpus/full_piper] [--jobs 2]`` (10.6 MB downloaded; 2-3 min with 2 workers).
+CLI: ``python -m a2f_train.corpus.real_prompts data/corpus/real_asterisk [--config full_piper]
+[--jobs 2]`` (10.6 MB downloaded; 2-3 min with 2 workers).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import numpy as np
 
 from a2f_train.corpus import clipgen
 from a2f_train.corpus.build import ClipSpec
-from a2f_train.corpus.config import CorpusConfig
+from a2f_train.corpus.config import CorpusConfig, load_config
 from a2f_train.corpus.phonemes import Utterance
 from a2f_train.evaluation import real_dev
 
@@ -112,21 +114,20 @@ def _make(job: tuple[ClipSpec, Path, Path, CorpusConfig]) -> tuple[str, dict[str
 
 
 def build(
-    out: Path, reference: Path = Path("data/corpus/full_piper"), jobs: int = 2,
-    limit: int | None = None, stream: Any = sys.stderr,
+    out: Path, config: str | Path = "full_piper", jobs: int = 2, limit: int | None = None,
+    stream: Any = sys.stderr,
 ) -> dict[str, Any]:  # fmt: skip
     """Build (or complete) the real-speech training corpus in ``out``; returns the summary.
 
     Args:
         out: corpus directory (created).
-        reference: a synthetic corpus whose ``corpus.json`` config gives the padding and the
-            augmentation (so real and synthetic clips are treated alike).
+        config: corpus preset name or YAML path whose padding and augmentation settings are
+            used (those of the synthetic corpus the real clips join).
         jobs: worker processes.
         limit: first ``limit`` prompts only (tests).
         stream: progress lines.
     """
-    ref = json.loads((Path(reference) / "corpus.json").read_text())
-    cfg = CorpusConfig.model_validate(ref["config"])
+    cfg: CorpusConfig = load_config(config)
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -167,7 +168,7 @@ def build(
         "format_version": FORMAT_VERSION, "source": SOURCE,
         "version": real_dev.DEB_VERSIONS[SOURCE], "voice": VOICE, "min_words": MIN_WORDS,
         "excluded": "the development set's asterisk prompts, silence/*",
-        "reference": str(reference), "config": ref["config"],
+        "preset": str(config), "config": cfg.model_dump(mode="json"),
     }  # fmt: skip
     clipgen.atomic_write_text(out / "corpus.json", json.dumps(meta, indent=2) + "\n")
     clipgen.atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -177,15 +178,16 @@ def build(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path)
-    p.add_argument("--reference", type=Path, default=Path("data/corpus/full_piper"))
+    p.add_argument("--config", default="full_piper", help="corpus preset name or YAML path")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--limit", type=int, default=None)
     a = p.parse_args(argv)
-    if not (a.reference / "corpus.json").is_file():
-        sys.stderr.write(f"{a.reference}/corpus.json missing: build it first "
-                         f"(make data CONFIG=full_piper) or pass --reference\n")  # fmt: skip
+    try:
+        load_config(a.config)
+    except FileNotFoundError as e:
+        sys.stderr.write(f"{e}\n")
         return 2
-    s = build(a.out, a.reference, a.jobs, a.limit)
+    s = build(a.out, a.config, a.jobs, a.limit)
     sys.stdout.write(f"{a.out}: {s['clips']} clips, {s['hours'] * 60:.1f} min, "
                      f"{len(s['failed'])} failed\n")  # fmt: skip
     return 0

@@ -78,3 +78,8 @@ def test_an_unalignable_prompt_is_reported_not_written(flite_utt, tmp_path: Path
     assert clip_id == spec.clip_id
     assert isinstance(err, str) and "PiperError" in err
     assert not list(tmp_path.glob("clips/*"))
+
+
+def test_an_unknown_preset_is_refused_before_any_download(capsys) -> None:
+    assert real_prompts.main(["/nonexistent/out", "--config", "no_such_preset"]) == 2
+    assert "no_such_preset" in capsys.readouterr().err
