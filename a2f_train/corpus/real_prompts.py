@@ -35,7 +35,6 @@ CLI: ``python -m a2f_train.corpus.real_prompts data/corpus/real_asterisk [--conf
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import multiprocessing as mp
@@ -131,10 +130,7 @@ def build(
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        root = real_dev._unpack_deb(SOURCE, tmp) / real_dev.ASTERISK_DIR
-        doc = real_dev._unpack_deb("asterisk-core-sounds-en", tmp) / real_dev.ASTERISK_TEXT
-        texts = real_dev.asterisk_transcripts(gzip.decompress(doc.read_bytes()).decode())
+        root, texts = real_dev.fetch_asterisk(Path(tmp_name))
         names = {str(p.relative_to(root))[: -len(".g722")] for p in root.rglob("*.g722")}
         specs = clip_specs(select_prompts(texts, names))[:limit]
         copies = cfg.augment.copies

@@ -327,13 +327,24 @@ def g722_decode(data: bytes) -> np.ndarray:
     return out
 
 
-def _build_asterisk(folder: Path, tmp: Path) -> list[Path]:
-    """The ``asterisk`` group: :data:`ASTERISK_PROMPTS`, decoded from G.722."""
-    root = _unpack_deb("asterisk-core-sounds-en-g722", tmp)
+def fetch_asterisk(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """Download and unpack Asterisk's English prompts under ``tmp`` (pinned, sha256-checked).
+
+    Returns:
+        The folder of Allison's ``<name>.g722`` files and ``{name: spoken text}`` from the
+        package's ``core-sounds-en.txt`` (:func:`asterisk_transcripts`).
+    """
+    root = _unpack_deb("asterisk-core-sounds-en-g722", tmp) / ASTERISK_DIR
     doc = _unpack_deb("asterisk-core-sounds-en", tmp) / ASTERISK_TEXT
     texts = asterisk_transcripts(gzip.decompress(doc.read_bytes()).decode("utf-8", "replace"))
+    return root, texts
+
+
+def _build_asterisk(folder: Path, tmp: Path) -> list[Path]:
+    """The ``asterisk`` group: :data:`ASTERISK_PROMPTS`, decoded from G.722."""
+    root, texts = fetch_asterisk(tmp)
     utterances = [
-        (name.replace("/", "_"), g722_decode((root / ASTERISK_DIR / f"{name}.g722").read_bytes()),
+        (name.replace("/", "_"), g722_decode((root / f"{name}.g722").read_bytes()),
          prompt_words(texts[name]))
         for name in ASTERISK_PROMPTS
     ]  # fmt: skip
