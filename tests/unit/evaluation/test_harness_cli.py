@@ -190,13 +190,13 @@ def test_real_dev_converts_raw_and_wav_sources_to_16k() -> None:
 
     from scipy.io import wavfile
 
-    from a2f_train.evaluation.real_dev import UTTERANCES, _to_16k
+    from a2f_train.evaluation.real_dev import UTTERANCES, to_16k
 
     tone = (np.sin(2 * np.pi * 200 * np.arange(8000) / 8000) * 8000).astype(np.int16)
-    raw = _to_16k(tone.tobytes(), 8000)  # 1 s of raw s16le at 8 kHz
+    raw = to_16k(tone.tobytes(), 8000)  # 1 s of raw s16le at 8 kHz
     buf = io.BytesIO()
     wavfile.write(buf, 8000, tone)
-    wav = _to_16k(buf.getvalue(), 0)
+    wav = to_16k(buf.getvalue(), 0)
     assert raw.shape == wav.shape == (16000,) and raw.dtype == np.float32
     np.testing.assert_allclose(raw, wav, atol=1e-6)
     assert abs(np.abs(raw).max() - 8000 / 32768) < 0.01
