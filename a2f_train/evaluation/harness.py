@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +79,27 @@ class ClipScore:
         source: ``"ground_truth"``, ``"results"`` or ``"package"``.
         metrics: Metric name -> value (NaN when not measurable); see docs/evaluation.md.
         notes: How it was measured (silence source, lip model, missing names).
+        events: One :class:`BilabialEvent` per scored /p b m/ interval, in phone order (empty
+            without phones): what a paired comparison of two systems matches
+            (:mod:`a2f_train.evaluation.paired`).
     """
 
     name: str
     source: str
     metrics: dict[str, float]
     notes: tuple[str, ...] = field(default=())
+    events: tuple[BilabialEvent, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class BilabialEvent:
+    """One scored /p b m/ interval: its label, seconds, the smallest lip gap inside, closed."""
+
+    label: str
+    start_s: float
+    end_s: float
+    min_gap: float
+    closed: bool
 
 
 def _uniform(track: WeightTrack) -> tuple[np.ndarray, float]:
@@ -135,9 +150,15 @@ def score_track(
     t = track.time_codes
     out: dict[str, float] = {}
     notes = [f"lip gap: {lip.source}"]
+    events: tuple[BilabialEvent, ...] = ()
     if phones is not None:
         c = m.bilabial_closure(track.weights, phones, lip.lip_gap, lip.threshold, times=t)
         out |= {"bilabial_closure": c.score, "bilabial_closed": c.closed, "bilabial_total": c.total}
+        targets = [p for p in phones if is_bilabial(p.label)] if len(t) else []
+        events = tuple(
+            BilabialEvent(p.label, p.start_s, p.end_s, g, g < lip.threshold)
+            for p, g in zip(targets, c.min_gaps, strict=True)
+        )
         # Diagnostic beside the score: a bilabial whose lips come within 2x the threshold was
         # recognised but under-closed; one that stays above it was missed outright.
         near = sum(g < NEAR_FACTOR * lip.threshold for g in c.min_gaps)
@@ -179,7 +200,7 @@ def score_track(
         out |= _truth_metrics(track, truth)
     if track.missing:
         notes.append(f"{len(track.missing)} names missing (scored as 0)")
-    return ClipScore(name, source, out, tuple(notes))
+    return ClipScore(name, source, out, tuple(notes), events)
 
 
 def _load_audio(path: Path | str) -> np.ndarray:
@@ -239,7 +260,7 @@ def _align(samples: np.ndarray, transcript: str | None) -> tuple[list[Segment] |
 
 
 def _with_notes(score: ClipScore, notes: tuple[str, ...]) -> ClipScore:
-    return ClipScore(score.name, score.source, score.metrics, score.notes + notes)
+    return replace(score, notes=score.notes + notes)
 
 
 def score_results(
@@ -375,4 +396,4 @@ def score_package(
     if real_speech:
         root = Path(real_speech_dir) if real_speech_dir is not None else None
         scores += _animate_real_speech(animate, lip, root)
-    return [ClipScore(s.name, "package", s.metrics, s.notes) for s in scores]
+    return [replace(s, source="package") for s in scores]

@@ -166,7 +166,12 @@ def report_dict(
     if scores:
         doc["clips"] = [
             {"name": s.name, "source": s.source, "notes": list(s.notes),
-             "metrics": {k: _jsonable(v) for k, v in s.metrics.items()}}
+             "metrics": {k: _jsonable(v) for k, v in s.metrics.items()},
+             "bilabials": [
+                 {"label": e.label, "start_s": e.start_s, "end_s": e.end_s,
+                  "min_gap": _jsonable(e.min_gap), "closed": bool(e.closed)}
+                 for e in s.events
+             ]}
             for s in scores
         ]  # fmt: skip
         doc["aggregate"] = {k: _jsonable(v) for k, v in aggregate(scores).items()}
