@@ -15,6 +15,7 @@ Formulas and thresholds: docs/evaluation.md. pocketsphinx is imported only when 
 """
 
 from a2f_train.evaluation.harness import (
+    BilabialEvent,
     ClipScore,
     LipModel,
     default_lip_model,
@@ -47,6 +48,7 @@ from a2f_train.evaluation.segments import Segment, is_bilabial, is_silence
 
 __all__ = [
     "REGIONS",
+    "BilabialEvent",
     "ClipScore",
     "GroundTruthClip",
     "LipModel",
