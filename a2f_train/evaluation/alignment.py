@@ -132,9 +132,10 @@ def force_align(
     (pocketsphinx's noise and cepstral-mean estimates), so without ``isolated`` a clip's
     segments depend on what this process aligned earlier: measured, 8 of the real-speech test
     set's 348 phones (none of its 34 /p b m/) and 109 of the development set's 2,753 phones (4
-    of 218 /p b m/, by 10 ms) differ from aligning each clip alone. The evaluation harness
-    aligns a set in a fixed order in one process, so its scores repeat; corpus builders, whose
-    workers see clips in any order, pass ``isolated=True``.
+    of 218 /p b m/, by 10 ms) differ from aligning each clip alone. Every caller in this
+    project passes ``isolated=True``: the corpus builders since session 12, the evaluation
+    harness since session 13 (before, it aligned a set in a fixed order in one process, so
+    its scores repeated but depended on the set).
 
     Args:
         audio: ``[N]`` float mono samples in [-1, 1] at ``sample_rate`` Hz (resampled to 16 kHz).

@@ -254,7 +254,8 @@ def _align(samples: np.ndarray, transcript: str | None) -> tuple[list[Segment] |
         return None, ()
     from a2f_train.evaluation.alignment import force_align
 
-    al = force_align(samples, transcript)
+    # isolated: a clip's phones must not depend on which clips this process aligned before
+    al = force_align(samples, transcript, isolated=True)
     note = f"alignment coverage {al.coverage:.2f}" + (f" ({al.error})" if al.error else "")
     return (list(al.phones) if al.error is None else None), (note,)
 

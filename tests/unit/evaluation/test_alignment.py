@@ -87,3 +87,18 @@ def test_isolated_alignment_does_not_depend_on_earlier_clips() -> None:
     isolated = force_align(target.audio, target.transcript, isolated=True)
     assert after.phones != alone.phones  # the history effect is real (measured on this clip)
     assert isolated.phones == alone.phones and isolated.words == alone.words
+
+
+def test_harness_alignment_does_not_depend_on_the_clips_scored_before() -> None:
+    """A clip scores the same alone or inside any set (the harness aligns in isolation)."""
+    from a2f_train.evaluation import alignment, harness
+
+    clips = real_clips()
+    target = next(c for c in clips if c.name == "cards/002")
+    alignment._decoder.cache_clear()  # a fresh process
+    alone, _ = harness._align(target.audio, target.transcript)
+    for c in clips:
+        if c is not target:
+            harness._align(c.audio, c.transcript)
+    after, _ = harness._align(target.audio, target.transcript)
+    assert after == alone
