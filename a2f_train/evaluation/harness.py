@@ -358,6 +358,7 @@ def score_package(
     lip: LipModel | None = None,
     noise_seed: int = 0,
     real_speech_dir: str | Path | None = None,
+    identity: str | None = None,
 ) -> list[ClipScore]:
     """Score a model package run in-process (ONNX Runtime + ``a2f_actors.offline``).
 
@@ -372,6 +373,7 @@ def score_package(
             development set of :mod:`a2f_train.evaluation.real_dev`); implies ``real_speech``.
         fps: Output rate of a regression package.
         noise_seed: Diffusion package: seed of the constant noise.
+        identity: Diffusion package: the identity to animate (default: the first).
         lip: Lip model; default :func:`default_lip_model`.
 
     Returns:
@@ -385,7 +387,7 @@ def score_package(
     real_speech = real_speech or real_speech_dir is not None
     if audio is None and corpus_dir is None and not real_speech:
         raise ValueError("score_package needs audio, a corpus folder or real_speech=True")
-    animate, desc = package_animator(package, fps=fps, noise_seed=noise_seed)
+    animate, desc = package_animator(package, fps=fps, identity=identity, noise_seed=noise_seed)
     scores: list[ClipScore] = []
     if audio is not None:
         samples = _load_audio(audio)

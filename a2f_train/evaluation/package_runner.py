@@ -101,8 +101,11 @@ def package_animator(
         raise FileNotFoundError(f"{package}: no network.onnx in the package (needed to run it)")
     infer = onnx_infer(onnx)
     if isinstance(pkg, RegressionPackage):
+        if identity is not None:
+            raise ValueError(f"{package}: a regression package has no identities ({identity!r})")
         return _regression(pkg, infer, fps), f"regression package {package} at {fps} fps"
     if isinstance(pkg, DiffusionPackage):
-        desc = f"diffusion package {package} at 60 fps, noise seed {noise_seed}"
+        name = pkg.identities[0].name if identity is None else pkg.identity(identity).name
+        desc = f"diffusion package {package} at 60 fps, identity {name}, noise seed {noise_seed}"
         return _diffusion(pkg, infer, identity, noise_seed), desc
     raise ValueError(f"{package}: not an Audio2Face package (Audio2Emotion cannot be scored)")

@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise-seed", type=int, default=0,
         help="diffusion package: seed of the constant noise (serving default 0)",
     )  # fmt: skip
+    p.add_argument(
+        "--identity", help="diffusion package: the identity to animate (default: the first)"
+    )
     p.set_defaults(func=_eval)
 
 
@@ -88,6 +91,7 @@ def _scores(args: argparse.Namespace) -> tuple[list[Any], str]:
             real_speech_dir=args.real_speech_dir,
             fps=args.fps,
             noise_seed=args.noise_seed,
+            identity=args.identity,
         )
         return scores, f"package {target}"
     if target.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from a2f_train.evaluation.seams import clip_seams, seam_test, speech_jumps
 
@@ -74,3 +75,35 @@ def test_package_animator_uses_the_noise_seed_it_is_given(tmp_path) -> None:
         tracks.setdefault(seed, []).append(animate(audio).weights)
     np.testing.assert_array_equal(tracks[0][0], tracks[0][1])  # same seed: same frames
     assert not np.allclose(tracks[0][0], tracks[3][0])  # another noise: other frames
+
+
+def test_package_animator_animates_the_identity_it_is_given(tmp_path) -> None:
+    """``a2f eval --identity`` scores another speaking style; unknown names are refused."""
+    from a2f_actors.errors import ModelPackageError
+    from a2f_actors.model_package import load_package
+    from a2f_actors.model_package.synthetic import make_diffusion_package
+    from a2f_train.evaluation.package_runner import package_animator
+    from deployments.triton import fixtures
+
+    width = 40 * 3 + 12 * 3 + 15 + 4
+    onnx = fixtures.build_diffusion(num_identities=3, out_dim=width).SerializeToString()
+    pkg = make_diffusion_package(tmp_path / "dif", onnx=onnx).parent
+    names = [i.name for i in load_package(pkg).identities]
+    audio = np.random.default_rng(2).uniform(-0.3, 0.3, 16000 * 2).astype(np.float32)
+    first, desc0 = package_animator(pkg)
+    other, desc1 = package_animator(pkg, identity=names[1])
+    assert f"identity {names[0]}" in desc0 and f"identity {names[1]}" in desc1
+    assert not np.allclose(first(audio).weights, other(audio).weights)
+    with pytest.raises(ModelPackageError, match="no identity"):
+        package_animator(pkg, identity="nobody")
+
+
+def test_identity_is_refused_for_a_regression_package(tmp_path) -> None:
+    from a2f_actors.model_package.synthetic import make_regression_package
+    from a2f_train.evaluation.package_runner import package_animator
+    from deployments.triton import fixtures
+
+    onnx = fixtures.build_regression().SerializeToString()
+    pkg = make_regression_package(tmp_path / "reg", onnx=onnx).parent
+    with pytest.raises(ValueError, match="no identities"):
+        package_animator(pkg, identity="ada_crisp")
