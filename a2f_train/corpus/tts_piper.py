@@ -13,11 +13,11 @@ are not used: the audio is resampled to 16 kHz with :func:`a2f_actors.resample.r
 force-aligned to the known text with pocketsphinx 5.1.1 (:func:`a2f_train.evaluation.alignment.
 force_align`, the aligner of the real-speech evaluation: ``bestpath=False``, +-3 LSB dither),
 with ``ALIGN_PAD_S`` of silence added on both sides so the first and last phones are not forced
-onto the file edges, and the aligner's front end reset first (``isolated=True``: the labels do
-not depend on the clips a worker aligned before). Words missing from pocketsphinx's dictionary
-are added with the phones of flite's CMU lexicon / letter-to-sound rules. Pocketsphinx works in
-10 ms frames and gives a stop as one segment (closure + burst), so, as for flite, a stop's
-release is placed ``RELEASE_S`` before its end.
+onto the file edges, and the aligner's front end reset first (``force_align``'s default
+``isolated``: the labels do not depend on the clips a worker aligned before). Words missing
+from pocketsphinx's dictionary are added with the phones of flite's CMU lexicon /
+letter-to-sound rules. Pocketsphinx works in 10 ms frames and gives a stop as one segment
+(closure + burst), so, as for flite, a stop's release is placed ``RELEASE_S`` before its end.
 
 Prosody: only the speaking rate is controllable (``--length-scale``, quantised to
 ``LENGTH_SCALE_STEP`` so that a few processes cover every clip); piper's pitch follows the text.
@@ -265,7 +265,7 @@ def align_phones(audio: np.ndarray, text: str) -> tuple[PhoneSeq, WordSeq]:
     if missing:
         raise PiperError(f"no pronunciation for {missing}")
     pad = np.zeros(round(ALIGN_PAD_S * RATE_HZ), np.float32)
-    al = force_align(np.concatenate([pad, audio, pad]), text, isolated=True)
+    al = force_align(np.concatenate([pad, audio, pad]), text)
     if al.error or al.coverage < 1.0:
         raise PiperError(f"alignment failed: {al.error or f'coverage {al.coverage:.2f}'}")
     dur = audio.shape[0] / RATE_HZ

@@ -122,27 +122,33 @@ def _phone_segments(decoder: Any, frame_s: float) -> list[Segment]:
     ]
 
 
+def in_dictionary(word: str) -> bool:
+    """Whether the aligner's dictionary has ``word`` (a lower-case transcript word)."""
+    return _decoder().lookup_word(word) is not None
+
+
 def force_align(
     audio: np.ndarray, transcript: str, *, sample_rate: int = SAMPLE_RATE_HZ,
-    isolated: bool = False,
+    isolated: bool = True,
 ) -> Alignment:  # fmt: skip
     """Align ``audio`` to ``transcript``: word and phone segments in seconds.
 
     The shared decoder's feature front end keeps state from the clips aligned before
-    (pocketsphinx's noise and cepstral-mean estimates), so without ``isolated`` a clip's
+    (pocketsphinx's noise and cepstral-mean estimates), so with ``isolated=False`` a clip's
     segments depend on what this process aligned earlier: measured, 8 of the real-speech test
     set's 348 phones (none of its 34 /p b m/) and 109 of the development set's 2,753 phones (4
-    of 218 /p b m/, by 10 ms) differ from aligning each clip alone. Every caller in this
-    project passes ``isolated=True``: the corpus builders since session 12, the evaluation
-    harness since session 13 (before, it aligned a set in a fixed order in one process, so
-    its scores repeated but depended on the set).
+    of 218 /p b m/, by 10 ms) differ from aligning each clip alone. Hence the reset is the
+    default, and every caller in this project relies on it: the corpus builders since session
+    12, the evaluation harness since session 13 (before, it aligned a set in a fixed order in
+    one process, so its scores repeated but depended on the set).
 
     Args:
         audio: ``[N]`` float mono samples in [-1, 1] at ``sample_rate`` Hz (resampled to 16 kHz).
         transcript: What is said; case and punctuation do not matter.
         sample_rate: Rate of ``audio`` in Hz.
-        isolated: Reset the front end first (``reinit_feat``): the result is a function of
-            ``audio`` and ``transcript`` alone, as for the first clip of a fresh process.
+        isolated: Reset the front end first (``reinit_feat``; default): the result is a
+            function of ``audio`` and ``transcript`` alone, as for the first clip of a fresh
+            process. ``False`` keeps the state of the clips aligned before.
 
     Returns:
         :class:`Alignment`; on a decoder failure its ``error`` is set and segments are empty.

@@ -154,10 +154,9 @@ def score_track(
     if phones is not None:
         c = m.bilabial_closure(track.weights, phones, lip.lip_gap, lip.threshold, times=t)
         out |= {"bilabial_closure": c.score, "bilabial_closed": c.closed, "bilabial_total": c.total}
-        targets = [p for p in phones if is_bilabial(p.label)] if len(t) else []
         events = tuple(
             BilabialEvent(p.label, p.start_s, p.end_s, g, g < lip.threshold)
-            for p, g in zip(targets, c.min_gaps, strict=True)
+            for p, g in zip(c.segments, c.min_gaps, strict=True)
         )
         # Diagnostic beside the score: a bilabial whose lips come within 2x the threshold was
         # recognised but under-closed; one that stays above it was missed outright.
@@ -254,8 +253,7 @@ def _align(samples: np.ndarray, transcript: str | None) -> tuple[list[Segment] |
         return None, ()
     from a2f_train.evaluation.alignment import force_align
 
-    # isolated: a clip's phones must not depend on which clips this process aligned before
-    al = force_align(samples, transcript, isolated=True)
+    al = force_align(samples, transcript)  # isolated: the phones do not depend on other clips
     note = f"alignment coverage {al.coverage:.2f}" + (f" ({al.error})" if al.error else "")
     return (list(al.phones) if al.error is None else None), (note,)
 

@@ -58,6 +58,8 @@ class ClosureResult:
     total: int
     threshold: float
     min_gaps: tuple[float, ...]
+    #: the scored intervals, in the order of ``min_gaps``
+    segments: tuple[Segment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,16 +186,18 @@ def bilabial_closure(
     t = _times(w, fps, times)
     gaps = np.asarray(lip_gap(w.astype(np.float32)), dtype=np.float64).reshape(-1)
     mins: list[float] = []
+    scored: list[Segment] = []
     for seg in phones:
         if not is_target(seg.label) or w.shape[0] == 0:
             continue
+        scored.append(seg)
         inside = np.flatnonzero((t >= seg.start_s) & (t <= seg.end_s))
         if inside.size == 0:
             inside = np.array([np.argmin(np.abs(t - 0.5 * (seg.start_s + seg.end_s)))])
         mins.append(float(gaps[inside].min()))
     closed = sum(g < threshold for g in mins)
     score = closed / len(mins) if mins else float("nan")
-    return ClosureResult(score, closed, len(mins), float(threshold), tuple(mins))
+    return ClosureResult(score, closed, len(mins), float(threshold), tuple(mins), tuple(scored))
 
 
 def rest_in_silence(

@@ -112,7 +112,8 @@ def paired_closures(
         cell = 0 if closed_a and closed_b else 1 if closed_a else 2 if closed_b else 3
         for group in (_group(key[0]), "all"):
             counts.setdefault(group, [0, 0, 0, 0])[cell] += 1
-    return {g: PairedClosures(*c) for g, c in sorted(counts.items(), key=lambda kv: kv[0] == "all")}
+    order = sorted(counts, key=lambda g: (g == "all", g))  # groups by name, the pool last
+    return {g: PairedClosures(*counts[g]) for g in order}
 
 
 def format_paired(result: dict[str, PairedClosures], name_a: str, name_b: str) -> str:

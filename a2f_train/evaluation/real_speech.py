@@ -160,7 +160,7 @@ def align_real_speech(clips: Sequence[RealClip]) -> list[ClipAlignment]:
 
     out = []
     for clip in clips:
-        al = force_align(clip.audio, clip.transcript, isolated=True)
+        al = force_align(clip.audio, clip.transcript)
         bil = tuple((p.label, p.start_s, p.end_s) for p in al.bilabials)
         n = len(al.transcript_words)
         out.append(
